@@ -1,0 +1,128 @@
+"""`summit`: validate a schedule, print its plan, rehearse it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import structlog
+
+from orchestrator.logging import configure_logging
+from orchestrator.planning.plan import PlanSettings, plan
+from orchestrator.schedule.loader import ScheduleError, load_schedule, schedule_warnings
+from orchestrator.schedule.loader import format_path
+
+log = structlog.get_logger(__name__)
+
+EXIT_INVALID = 2
+
+
+def _load(path: str):  # type: ignore[no-untyped-def]
+    try:
+        return load_schedule(path)
+    except ScheduleError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    schedule = _load(args.file)
+    warnings = schedule_warnings(schedule)
+    for w in warnings:
+        print(f"{args.file}: warning: {format_path(w.path)}: {w.message}", file=sys.stderr)
+    days = sorted({s.start.astimezone(schedule.event.tz).date() for s in schedule.sessions})
+    segments = sum(len(s.rundown) for s in schedule.sessions)
+    print(
+        f"{args.file}: ok — {schedule.event.id}: {len(schedule.sessions)} sessions over {len(days)} day(s), "
+        f"{segments} segments, {len(schedule.speakers)} speakers, {len(schedule.destinations)} destinations"
+        + (f", {len(warnings)} warning(s)" if warnings else "")
+    )
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    schedule = _load(args.file)
+    try:
+        the_plan = plan(schedule, PlanSettings(), only=set(args.only) if args.only else None)
+    except KeyError as exc:
+        print(f"{args.file}: {exc.args[0]}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps(the_plan.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    tz = schedule.event.tz
+    for a in the_plan.actions:
+        when = a.at.astimezone(tz)
+        print(f"{when:%a %Y-%m-%d %H:%M:%S %Z}  {a.kind.value:<8} {a.id:<48} {a.label}")
+    print(f"{len(the_plan.actions)} actions for {len(the_plan.programmes)} sessions")
+    return 0
+
+
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    from orchestrator.rehearsal import RehearsalOptions, rehearse
+
+    schedule = _load(args.file)
+    options = RehearsalOptions(
+        speed=args.speed,
+        only=set(args.only or []),
+        report_path=Path(args.report) if args.report else None,
+        run_dir=Path(args.run_dir) if args.run_dir else None,
+        media_dir=Path(args.media_dir),
+        progress=not args.no_progress,
+    )
+    try:
+        report = asyncio.run(rehearse(schedule, options))
+    except KeyError as exc:
+        print(f"{args.file}: {exc.args[0]}", file=sys.stderr)
+        return EXIT_INVALID
+    s = report["summary"]
+    print(
+        f"rehearsal of {report['event']}: {s['sessions']} sessions, {s['actions']} actions "
+        f"({s['ok']} ok, {s['failed']} failed, {s['skipped']} skipped, {s['not_run']} not run), "
+        f"timing error max {s['max_error_ms']} ms mean {s['mean_error_ms']} ms, {s['outputs']} recordings, "
+        f"{report['wall_seconds']} s wall; report: {report['report_path']}"
+    )
+    return 0 if s["failed"] == 0 and s["not_run"] == 0 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="summit", description="Run online international conferences end to end.")
+    parser.add_argument("--log-format", choices=["console", "json"], default="console")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a schedule file; exit 2 listing every problem")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("plan", help="print the timeline of actions")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--only", nargs="+", metavar="SESSION_ID")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("rehearse", help="run the event now, compressed, fully local, and write a report")
+    p.add_argument("file")
+    p.add_argument("--speed", type=float, default=240.0, help="how many times faster than real time (default 240)")
+    p.add_argument("--only", nargs="+", metavar="SESSION_ID")
+    p.add_argument("--report", metavar="PATH")
+    p.add_argument("--run-dir", metavar="DIR", help="where the journal and recordings go (default runs/<event>-<time>)")
+    p.add_argument("--media-dir", default="media", help="folder of the clips (demo clips are generated there)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_rehearse)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_format, args.log_level)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

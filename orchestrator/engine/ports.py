@@ -1,0 +1,155 @@
+"""The ports: what the engine asks of the outside world. Adapters implement them; the engine and
+the core never import an adapter.
+
+Every call that changes something outside carries the plan's action id, so that an adapter can be
+idempotent: the same id twice (a retry, a restart) must not create a second broadcast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import SecretStr
+
+from orchestrator.planning.programme import Cue, SessionProgramme
+from orchestrator.schedule.model import Destination, Session
+
+
+@dataclass(frozen=True)
+class IngestTarget:
+    """Where one output publishes. `url` is the RTMP application or SRT address (or a file path for
+    a recording); the key is kept apart as a secret and joined only at the moment of publishing."""
+
+    url: str
+    key: SecretStr | None = None
+
+    def publish_url(self) -> SecretStr:
+        if self.key is None or not self.key.get_secret_value():
+            return SecretStr(self.url)
+        return SecretStr(self.url.rstrip("/") + "/" + self.key.get_secret_value())
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One destination's feed of one session: the language programme it takes and where it goes."""
+
+    destination_id: str
+    session_id: str
+    language: str
+    kind: str  # "file" | "rtmp"
+    primary: IngestTarget
+    backup: IngestTarget | None = None
+    redundancy: str = "both"  # "both": push primary and backup; "failover": backup only when primary fails
+
+
+@dataclass
+class OutputReport:
+    destination_id: str
+    session_id: str
+    target: str  # masked URL or file path
+    frames: int = 0
+    bytes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CueApplied:
+    """The programme's receipt for a cue: on which frame, at what event time, it took effect."""
+
+    cue_id: str
+    session_id: str
+    scheduled: datetime
+    applied: datetime  # event time of the first frame that showed it
+    applied_wall: float
+    frame_index: int
+    fallback: str | None = None  # set when the wanted source could not be shown and what was shown instead
+
+
+class Programme(Protocol):
+    """The media plane: builds each session's programme and feeds its outputs."""
+
+    async def prepare(self, programme: SessionProgramme) -> list[str]:
+        """Check and pre-open what the session needs (clips exist and decode). Returns problems
+        found (each naming the clip and the segment); never raises for a missing clip."""
+
+    async def start(self, session_id: str) -> None:
+        """Start producing frames for the session (the stand-by slate until the first cue)."""
+
+    async def attach_output(self, output: OutputSpec) -> None:
+        """Start feeding one destination from the session's programme in its language."""
+
+    async def detach_output(self, session_id: str, destination_id: str) -> OutputReport:
+        ...
+
+    def arm(self, session_id: str, cue: Cue) -> None:
+        """Hand a cue over ahead of its time; it is applied on the first frame at or after `cue.at`."""
+
+    async def stop(self, session_id: str) -> list[OutputReport]:
+        """Stop the session's programme, close its outputs cleanly, return what went out."""
+
+    def applied_cues(self) -> list[CueApplied]:
+        ...
+
+    async def close(self) -> None:
+        ...
+
+
+@dataclass
+class PreparedDestination:
+    """What a platform adapter hands back when a session is prepared on a destination."""
+
+    destination_id: str
+    session_id: str
+    primary: IngestTarget
+    backup: IngestTarget | None = None
+    platform_ids: dict[str, str] = field(default_factory=dict)  # e.g. {"broadcast": "...", "stream": "..."}
+    watch_url: str | None = None
+
+
+@dataclass
+class DestinationHealth:
+    destination_id: str
+    ok: bool
+    status: str  # the platform's own word: "active", "LIVE", "noData", …
+    detail: str = ""
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """One destination kind (YouTube, Facebook, generic RTMP, file)."""
+
+    kind: str
+
+    async def prepare(self, action_id: str, session: Session, destination: Destination) -> PreparedDestination:
+        """Create or find the session's broadcast on the destination and return its ingest."""
+
+    async def go_live(self, action_id: str, session: Session, destination: Destination) -> None:
+        ...
+
+    async def end(self, action_id: str, session: Session, destination: Destination) -> None:
+        ...
+
+    async def health(self, session: Session, destination: Destination) -> DestinationHealth:
+        ...
+
+
+class Journal(Protocol):
+    """Append-only record of what was executed (and of platform ids created), surviving a crash."""
+
+    def done(self, action_id: str) -> bool: ...
+
+    def record(self, action_id: str, **fields: Any) -> None: ...
+
+    def remember(self, key: str, value: str) -> None: ...
+
+    def recall(self, key: str) -> str | None: ...
+
+
+class Notifier(Protocol):
+    """Where alerts and state changes go (the dashboard, the log)."""
+
+    def alert(self, level: str, message: str, *, session: str | None = None, destination: str | None = None) -> None: ...
+
+    def state(self, session_id: str, state: str, at: datetime) -> None: ...

@@ -1,0 +1,264 @@
+"""plan(schedule) → every action the event needs, in order, each with a stable id (pure core).
+
+For each session S (on air at T, off air at E) and each destination D carrying it:
+  S/prepare      T−30 min   check the session's media
+  S/D/prepare    T−30 min   create or find the broadcast on D, fetch its ingest (new key per session)
+  S/standby      T−10 min   the programme starts, on the stand-by slate with a countdown
+  S/D/standby    T−10 min   D takes the programme — or, if D still carries the previous session,
+                            at that session's end (the handover)
+  S/go_live      T          the session is on air
+  S/D/go_live    T          D goes live
+  S/cue/NN-…     T+offset   each rundown segment takes the programme
+  S/D/end        E          D's output ends, the broadcast completes
+  S/end          E          the programme stops
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from orchestrator.planning.actions import Action, ActionKind
+from orchestrator.planning.programme import (
+    AudioKind,
+    AudioSource,
+    Cue,
+    InterpretationFeed,
+    SessionProgramme,
+    Slate,
+    VideoKind,
+    VideoSource,
+)
+from orchestrator.schedule.checks import segment_duration, segment_language
+from orchestrator.schedule.model import (
+    BreakSegment,
+    ClipSegment,
+    RemoteSegment,
+    Schedule,
+    Segment,
+    Session,
+    SlateSegment,
+    StudioSegment,
+)
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    prepare_lead: timedelta = timedelta(minutes=30)
+    standby_lead: timedelta = timedelta(minutes=10)
+    media_root: str = "media"  # clip paths in the schedule are relative to this
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    programmes: dict[str, SessionProgramme] = field(default_factory=dict)
+
+    def action(self, action_id: str) -> Action:
+        return next(a for a in self.actions if a.id == action_id)
+
+    def for_session(self, session_id: str) -> list[Action]:
+        return [a for a in self.actions if a.session == session_id]
+
+    def to_json(self) -> dict[str, object]:
+        return {"actions": [a.to_json() for a in self.actions]}
+
+
+def _utc(t: datetime) -> datetime:
+    return t.astimezone(UTC)
+
+
+def plan(schedule: Schedule, settings: PlanSettings | None = None, only: set[str] | None = None) -> Plan:
+    settings = settings or PlanSettings()
+    sessions = sorted(schedule.sessions, key=lambda s: s.start)
+    if only:
+        unknown = only - {s.id for s in sessions}
+        if unknown:
+            raise KeyError(f"no session with id {', '.join(sorted(unknown))} in event '{schedule.event.id}'")
+        sessions = [s for s in sessions if s.id in only]
+
+    actions: list[Action] = []
+    programmes: dict[str, SessionProgramme] = {}
+    last_end_on: dict[str, tuple[datetime, str]] = {}  # destination → (end of the session it carries, end action id)
+
+    for session in sessions:
+        sid = session.id
+        start, end = _utc(session.start), _utc(session.end)
+        programme = session_programme(schedule, session, settings)
+        programmes[sid] = programme
+        prepare_at = start - settings.prepare_lead
+        standby_at = start - settings.standby_lead
+
+        actions.append(Action(f"{sid}/prepare", ActionKind.PREPARE, sid, prepare_at, label="check media"))
+        actions.append(
+            Action(f"{sid}/standby", ActionKind.STANDBY, sid, standby_at, after=(f"{sid}/prepare",), label="stand-by slate")
+        )
+        actions.append(Action(f"{sid}/go_live", ActionKind.GO_LIVE, sid, start, after=(f"{sid}/standby",), label="on air"))
+        for cue in programme.cues:
+            actions.append(
+                Action(cue.id, ActionKind.CUE, sid, _utc(cue.at), after=(f"{sid}/standby",), cue=cue, label=cue.label)
+            )
+
+        dest_ends: list[str] = []
+        for did in session.outputs:
+            dest = schedule.destination(did)
+            base = f"{sid}/{did}"
+            actions.append(
+                Action(f"{base}/prepare", ActionKind.PREPARE, sid, prepare_at, destination=did, label=f"prepare {dest.kind}")
+            )
+            after = [f"{sid}/standby", f"{base}/prepare"]
+            take_at = standby_at
+            previous = last_end_on.get(did)
+            if previous is not None:
+                prev_end, prev_end_action = previous
+                after.append(prev_end_action)
+                take_at = max(take_at, prev_end)
+            actions.append(
+                Action(f"{base}/standby", ActionKind.STANDBY, sid, take_at, destination=did, after=tuple(after), label="take programme")
+            )
+            actions.append(
+                Action(
+                    f"{base}/go_live",
+                    ActionKind.GO_LIVE,
+                    sid,
+                    start,
+                    destination=did,
+                    after=(f"{base}/standby", f"{sid}/go_live"),
+                    label="go live",
+                )
+            )
+            actions.append(
+                Action(f"{base}/end", ActionKind.END, sid, end, destination=did, after=(f"{base}/go_live",), label="end broadcast")
+            )
+            dest_ends.append(f"{base}/end")
+            last_end_on[did] = (end, f"{base}/end")
+        actions.append(Action(f"{sid}/end", ActionKind.END, sid, end, after=tuple(dest_ends), label="programme off"))
+
+    actions.sort(key=Action.sort_key)
+    return Plan(tuple(actions), programmes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rundown → programme cues
+
+
+def _who(schedule: Schedule, speaker_id: str | None) -> tuple[str, str]:
+    if speaker_id is None:
+        return "", ""
+    sp = schedule.speaker(speaker_id)
+    line = ", ".join(x for x in (sp.role, sp.city) if x)
+    return sp.name + (f" ({sp.name_local})" if sp.name_local else ""), line
+
+
+def _segment_speaker(seg: Segment) -> str | None:
+    if isinstance(seg, StudioSegment):
+        return seg.speaker or next(iter(seg.speakers), None)
+    if isinstance(seg, (RemoteSegment, ClipSegment)):
+        return seg.speaker
+    return None
+
+
+def _clip_path(schedule: Schedule, clip_id: str, settings: PlanSettings) -> str:
+    return posixpath.join(settings.media_root, schedule.clip(clip_id).path)
+
+
+def _video(schedule: Schedule, session: Session, seg: Segment, settings: PlanSettings, title: str) -> VideoSource:
+    name, line = _who(schedule, _segment_speaker(seg))
+    if isinstance(seg, SlateSegment):
+        return VideoSource(VideoKind.SLATE, slate=Slate(title, seg.text or "", ""))
+    if isinstance(seg, BreakSegment):
+        return VideoSource(VideoKind.SLATE, slate=Slate(title, seg.title or "", "Break — we will be back shortly"))
+    card = Slate(name or title, line, seg.title or "")
+    if isinstance(seg, ClipSegment):
+        offset = (seg.offset or timedelta(0)).total_seconds()
+        return VideoSource(
+            VideoKind.CLIP,
+            slate=card,
+            clip_path=_clip_path(schedule, seg.clip, settings),
+            clip_offset_s=offset,
+            speaker_id=seg.speaker,
+        )
+    if isinstance(seg, RemoteSegment):
+        sp = schedule.speaker(seg.speaker)
+        backup = (
+            VideoSource(VideoKind.CLIP, slate=card, clip_path=_clip_path(schedule, sp.backup_clip, settings), speaker_id=sp.id)
+            if sp.backup_clip
+            else None
+        )
+        return VideoSource(VideoKind.REMOTE, slate=card, speaker_id=sp.id, backup=backup)
+    return VideoSource(VideoKind.STUDIO, slate=card, url=schedule.event.studio_feed, speaker_id=_segment_speaker(seg))
+
+
+def _audio(
+    schedule: Schedule, session: Session, spoken: str | None, languages: list[str], settings: PlanSettings
+) -> dict[str, AudioSource]:
+    audio: dict[str, AudioSource] = {}
+    for lang in languages:
+        if spoken is None or spoken == lang:
+            audio[lang] = AudioSource(AudioKind.FLOOR)
+            continue
+        booth = next(
+            (schedule.booth(b) for b in session.booths if set(schedule.booth(b).languages) == {spoken, lang}), None
+        )
+        if booth is None:  # the checks refuse such a schedule; keep the plan total anyway
+            audio[lang] = AudioSource(AudioKind.SILENCE)
+            continue
+        spec = booth.rehearsal_feed
+        feed = InterpretationFeed(
+            spec.kind,
+            tone_hz=spec.tone_hz,
+            clip_path=_clip_path(schedule, spec.clip, settings) if spec.clip else None,
+        )
+        audio[lang] = AudioSource(AudioKind.INTERPRETATION, booth_id=booth.id, from_language=spoken, feed=feed)
+    return audio
+
+
+def session_programme(schedule: Schedule, session: Session, settings: PlanSettings | None = None) -> SessionProgramme:
+    settings = settings or PlanSettings()
+    languages = schedule.output_languages(session)
+    title = session.title.get("en", session.floor_language)
+    other = session.title.get(session.floor_language, "en")
+    subtitle = other if other != title else ""
+    cues: list[Cue] = []
+    at = _utc(session.start)
+    for i, seg in enumerate(session.rundown):
+        name = seg.id or f"{i + 1:02d}-{seg.kind}"
+        cue_id = f"{session.id}/cue/{name}"
+        spoken = segment_language(schedule, session, seg)
+        speaker = _segment_speaker(seg)
+        label = seg.title or (f"{seg.kind}: {schedule.speaker(speaker).name}" if speaker else seg.kind)
+        cues.append(
+            Cue(
+                id=cue_id,
+                at=at,
+                segment_id=name,
+                label=label,
+                video=_video(schedule, session, seg, settings, title),
+                audio=_audio(schedule, session, spoken, languages, settings),
+                spoken_language=spoken,
+            )
+        )
+        length = segment_duration(schedule, seg)
+        at = at + (length or timedelta(0))
+    if at < _utc(session.end):
+        # The rundown ends early: a closing card holds the programme until the session's end.
+        cues.append(
+            Cue(
+                id=f"{session.id}/cue/closing",
+                at=at,
+                segment_id="closing",
+                label="closing card",
+                video=VideoSource(VideoKind.SLATE, slate=Slate(title, subtitle, "Thank you for watching")),
+                audio=_audio(schedule, session, None, languages, settings),
+            )
+        )
+    return SessionProgramme(
+        session_id=session.id,
+        title=title,
+        start=_utc(session.start),
+        end=_utc(session.end),
+        languages=tuple(languages),
+        standby=Slate(title, subtitle, "Please stand by — starting soon", countdown_to=_utc(session.start)),
+        cues=tuple(cues),
+    )

@@ -1,0 +1,108 @@
+"""A live view of a running event in the terminal: which session is on air, the next changeover and
+its countdown, every session's state. On a terminal it redraws in place; elsewhere (CI, a pipe) it
+prints one line per change so the log stays readable."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from orchestrator.clock import Clock
+from orchestrator.engine.runner import ActionResult, Runner
+from orchestrator.planning.plan import Plan
+from orchestrator.planning.state import SessionState
+from orchestrator.schedule.model import Schedule
+
+_STYLE = {
+    SessionState.SCHEDULED: "dim",
+    SessionState.PREPARING: "yellow",
+    SessionState.STANDBY: "cyan",
+    SessionState.LIVE: "bold red",
+    SessionState.OVERRUN: "bold magenta",
+    SessionState.ENDED: "green",
+    SessionState.CANCELLED: "strike",
+}
+
+
+class RehearsalProgress:
+    def __init__(self, schedule: Schedule, plan: Plan, runner: Runner, clock: Clock, console: Console | None = None) -> None:
+        self.schedule = schedule
+        self.plan = plan
+        self.runner = runner
+        self.clock = clock
+        self.console = console or Console(file=sys.stdout)
+        self.tz = schedule.event.tz
+        self._task: asyncio.Task[None] | None = None
+        self._live: Live | None = None
+        self._done = 0
+        runner.listeners.append(self._on_result)
+
+    def _on_result(self, result: ActionResult) -> None:
+        self._done += 1
+        a = result.action
+        if self.console.is_terminal:
+            return
+        if a.destination is None and a.kind.value in ("go_live", "end"):
+            total = len(self.plan.actions)
+            lateness = f"{result.error_ms:+.0f} ms" if result.error_ms is not None else ""
+            word = "ON AIR " if a.kind.value == "go_live" else "OFF AIR"
+            self.console.print(
+                f"[{self._done:>4}/{total}] {word} {a.session:<28} {a.at.astimezone(self.tz):%a %d %b %H:%M} {lateness} {result.outcome}",
+                highlight=False,
+            )
+
+    def _next_action(self) -> Any:
+        pending = [a for a in self.plan.actions if a.id not in self.runner.results]
+        return min(pending, key=lambda a: a.sort_key()) if pending else None
+
+    def render(self) -> Table:
+        now = self.clock.now().astimezone(self.tz)
+        on_air = [sid for sid, m in self.runner.machines.items() if m.state in (SessionState.LIVE, SessionState.OVERRUN)]
+        nxt = self._next_action()
+        countdown = ""
+        if nxt is not None:
+            secs = max(0.0, self.clock.to_wall(nxt.at) - time.time())
+            countdown = f"{nxt.id} in {secs:4.1f} s (event time {nxt.at.astimezone(self.tz):%H:%M})"
+        table = Table(
+            title=f"{self.schedule.event.name.get('en')} — event time {now:%a %d %b %H:%M:%S %Z}",
+            caption=f"on air: {', '.join(on_air) or '—'}   next: {countdown or '—'}   actions {self._done}/{len(self.plan.actions)}",
+        )
+        for col in ("session", "title", "start", "state", "late (max ms)"):
+            table.add_column(col)
+        for sid, prog in self.plan.programmes.items():
+            state = self.runner.machines[sid].state
+            errs = [r.error_ms for r in self.runner.results.values() if r.action.session == sid and r.error_ms is not None]
+            table.add_row(
+                sid,
+                prog.title[:40],
+                f"{prog.start.astimezone(self.tz):%a %d %H:%M}",
+                f"[{_STYLE[state]}]{state.value}[/]",
+                f"{max(errs):.0f}" if errs else "",
+            )
+        return table
+
+    async def _refresh(self) -> None:
+        assert self._live is not None
+        while True:
+            self._live.update(self.render(), refresh=True)
+            await asyncio.sleep(0.25)
+
+    async def __aenter__(self) -> "RehearsalProgress":
+        if self.console.is_terminal:
+            self._live = Live(self.render(), console=self.console, auto_refresh=False, transient=False)
+            self._live.__enter__()
+            self._task = asyncio.create_task(self._refresh())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._live is not None:
+            self._live.update(self.render(), refresh=True)
+            self._live.__exit__(None, None, None)
