@@ -47,7 +47,7 @@ def segment_duration(schedule: Schedule, seg: Segment) -> timedelta | None:
     if isinstance(seg, ClipSegment):
         clip = next((c for c in schedule.clips if c.id == seg.clip), None)
         if clip is not None:
-            return clip.duration - (seg.offset or timedelta(0))
+            return max(clip.duration - (seg.offset or timedelta(0)), timedelta(0))
     return None
 
 
@@ -68,9 +68,22 @@ def segment_language(schedule: Schedule, session: Session, seg: Segment) -> str 
     return session.floor_language
 
 
-def _duplicates(ids: Iterable[str], where: str) -> list[Problem]:
-    counts = Counter(ids)
-    return [Problem((where,), f"id '{i}' is used {n} times; ids must be unique") for i, n in counts.items() if n > 1]
+def _duplicates(ids: Iterable[str], where: tuple[PathPart, ...], what: str = "id") -> list[Problem]:
+    """One problem on each repeat of an id, at the repeated item's `id`."""
+    ids = list(ids)
+    counts = Counter(i for i in ids if i is not None)
+    first: dict[str, int] = {}
+    problems = []
+    for k, i in enumerate(ids):
+        if i is None:
+            continue
+        if i in first:
+            problems.append(
+                Problem((*where, k, "id"), f"{what} '{i}' is used {counts[i]} times; ids must be unique (first at #{first[i] + 1})")
+            )
+        else:
+            first[i] = k
+    return problems
 
 
 def check_schedule(schedule: Schedule) -> list[Problem]:
@@ -83,7 +96,7 @@ def check_schedule(schedule: Schedule) -> list[Problem]:
         ("destinations", schedule.destinations),
         ("sessions", schedule.sessions),
     ):
-        problems += _duplicates((x.id for x in items), where)
+        problems += _duplicates((x.id for x in items), (where,))
 
     speakers = {s.id: s for s in schedule.speakers}
     clips = {c.id for c in schedule.clips}
@@ -153,22 +166,19 @@ def check_schedule(schedule: Schedule) -> list[Problem]:
 def _check_rundown(schedule: Schedule, si: int, session: Session, speakers: dict, clips: set[str]) -> list[Problem]:
     problems: list[Problem] = []
     total = timedelta(0)
-    seen_ids: Counter[str] = Counter(seg.id for seg in session.rundown if seg.id)
-    for sid, n in seen_ids.items():
-        if n > 1:
-            problems.append(Problem(("sessions", si, "rundown"), f"segment id '{sid}' is used {n} times in session '{session.id}'"))
+    problems += _duplicates((seg.id for seg in session.rundown), ("sessions", si, "rundown"), "segment id")
     for gi, seg in enumerate(session.rundown):
         path = ("sessions", si, "rundown", gi)
-        refs: list[tuple[str, str]] = []
+        refs: list[tuple[tuple[PathPart, ...], str]] = []
         if isinstance(seg, (RemoteSegment, ClipSegment)) and seg.speaker:
-            refs.append(("speaker", seg.speaker))
+            refs.append((("speaker",), seg.speaker))
         if isinstance(seg, StudioSegment):
             if seg.speaker:
-                refs.append(("speaker", seg.speaker))
-            refs += [(f"speakers.{k}", s) for k, s in enumerate(seg.speakers)]
+                refs.append((("speaker",), seg.speaker))
+            refs += [(("speakers", k), s) for k, s in enumerate(seg.speakers)]
         for field, ref in refs:
             if ref not in speakers:
-                problems.append(Problem((*path, *field.split(".")), f"unknown speaker '{ref}'"))
+                problems.append(Problem((*path, *field), f"unknown speaker '{ref}'"))
         if isinstance(seg, ClipSegment) and seg.clip not in clips:
             problems.append(Problem((*path, "clip"), f"unknown clip '{seg.clip}'"))
         if isinstance(seg, RemoteSegment) and seg.speaker in speakers:
@@ -187,7 +197,11 @@ def _check_rundown(schedule: Schedule, si: int, session: Session, speakers: dict
         if isinstance(seg, ClipSegment) and seg.clip in clips:
             clip = schedule.clip(seg.clip)
             offset = seg.offset or timedelta(0)
-            if offset + length > clip.duration:
+            if offset >= clip.duration:
+                problems.append(
+                    Problem((*path, "offset"), f"offset {_fmt(offset)} is past the end of clip '{clip.id}', which lasts {_fmt(clip.duration)}")
+                )
+            elif offset + length > clip.duration:
                 problems.append(
                     Problem((*path, "duration"), f"segment plays {_fmt(offset + length)} of clip '{clip.id}', which lasts {_fmt(clip.duration)}")
                 )
@@ -227,22 +241,24 @@ def _check_languages(schedule: Schedule, si: int, session: Session) -> list[Prob
 
 
 def _check_overlaps(schedule: Schedule) -> list[Problem]:
+    """Sessions sharing a destination must not overlap. Each session is compared with the one that
+    ends last among those that started before it (not only its neighbour), so a session nested in a
+    long one is caught even when a short one sits between them."""
     problems: list[Problem] = []
-    index = {s.id: i for i, s in enumerate(schedule.sessions)}
-    by_dest: dict[str, list[Session]] = {}
-    for s in schedule.sessions:
+    by_dest: dict[str, list[tuple[int, Session]]] = {}
+    for i, s in enumerate(schedule.sessions):
         if s.end <= s.start:
             continue
         for did in dict.fromkeys(s.outputs):
-            by_dest.setdefault(did, []).append(s)
+            by_dest.setdefault(did, []).append((i, s))
     for did, sessions in by_dest.items():
-        sessions.sort(key=lambda s: s.start)
-        for a, b in zip(sessions, sessions[1:]):
-            if b.start < a.end:
+        sessions.sort(key=lambda item: item[1].start)
+        latest: Session | None = None
+        for i, s in sessions:
+            if latest is not None and s.start < latest.end:
                 problems.append(
-                    Problem(
-                        ("sessions", index[b.id], "start"),
-                        f"session '{b.id}' starts before '{a.id}' ends on destination '{did}'",
-                    )
+                    Problem(("sessions", i, "start"), f"session '{s.id}' starts before '{latest.id}' ends on destination '{did}'")
                 )
+            if latest is None or s.end > latest.end:
+                latest = s
     return problems

@@ -73,14 +73,43 @@ def _nearest_line(lines: dict[tuple[PathPart, ...], int], path: tuple[PathPart, 
     return None
 
 
-def _pydantic_path(loc: tuple[Any, ...]) -> tuple[PathPart, ...]:
-    """Drop pydantic's union-tag and validator entries ("youtube", "function-after[...]") from a loc."""
+def _pydantic_path(loc: tuple[Any, ...], data: Any = None) -> tuple[PathPart, ...]:
+    """Drop pydantic's union-tag and validator entries ("youtube", "function-after[...]") from a loc.
+
+    A discriminated union's tag is the value of the item's `kind`, not a key of the document: it is
+    recognised by walking the data alongside the loc."""
     out: list[PathPart] = []
+    node = data
     for part in loc:
         if isinstance(part, str) and ("[" in part or part.startswith("function-")):
             continue
+        if isinstance(part, str) and isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue
         out.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
     return tuple(out)
+
+
+def _duplicate_keys(node: yaml.Node, prefix: tuple[PathPart, ...] = ()) -> list[tuple[tuple[PathPart, ...], int]]:
+    """(path, line) of every key that repeats an earlier key of the same mapping (PyYAML keeps the last)."""
+    found: list[tuple[tuple[PathPart, ...], int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                found.append(((*prefix, key), key_node.start_mark.line + 1))
+            seen.add(key)
+            found += _duplicate_keys(value_node, (*prefix, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found += _duplicate_keys(item, (*prefix, i))
+    return found
 
 
 def parse_schedule_text(text: str, file: str = "<schedule>") -> Schedule:
@@ -98,13 +127,17 @@ def parse_schedule_text(text: str, file: str = "<schedule>") -> Schedule:
     lines = _line_map(root)
     if not isinstance(data, dict):
         raise ScheduleError(file, [Located(file, 1, "", "the top level must be a mapping (event:, sessions:, …)")])
+    repeated = [
+        Located(file, line, format_path(path), f"'{path[-1]}' is given twice; only the last would count")
+        for path, line in _duplicate_keys(root)
+    ]
 
     try:
         schedule = Schedule.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems = list(repeated)
         for err in exc.errors(include_url=False):
-            path = _pydantic_path(err["loc"])
+            path = _pydantic_path(err["loc"], data)
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = f"unknown field '{path[-1]}'"
@@ -116,9 +149,10 @@ def parse_schedule_text(text: str, file: str = "<schedule>") -> Schedule:
 
     found: list[Problem] = check_schedule(schedule)
     errors = [p for p in found if p.severity == "error"]
-    if errors:
+    if errors or repeated:
         raise ScheduleError(
-            file, [Located(file, _nearest_line(lines, p.path), format_path(p.path), p.message) for p in errors]
+            file,
+            repeated + [Located(file, _nearest_line(lines, p.path), format_path(p.path), p.message) for p in errors],
         )
     return schedule
 
