@@ -57,14 +57,15 @@ def segment_language(schedule: Schedule, session: Session, seg: Segment) -> str 
         return seg.language
     if isinstance(seg, (SlateSegment, BreakSegment)):
         return None
+    if isinstance(seg, ClipSegment):
+        # A recording's soundtrack is what goes on air (a dubbed or voiced-over address included).
+        clip = next((c for c in schedule.clips if c.id == seg.clip), None)
+        if clip is not None and clip.language:
+            return clip.language
     speaker_id = seg.speaker if not isinstance(seg, StudioSegment) else (seg.speaker or next(iter(seg.speakers), None))
     speaker = next((s for s in schedule.speakers if s.id == speaker_id), None) if speaker_id else None
     if speaker is not None:
         return speaker.languages[0]
-    if isinstance(seg, ClipSegment):
-        clip = next((c for c in schedule.clips if c.id == seg.clip), None)
-        if clip is not None and clip.language:
-            return clip.language
     return session.floor_language
 
 

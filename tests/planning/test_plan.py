@@ -80,3 +80,12 @@ def test_lead_times_are_settings(two_sessions: Schedule) -> None:
     assert p.action("climate/prepare").at == start - timedelta(hours=1)
     assert p.action("climate/standby").at == start - timedelta(minutes=5)
     assert all(a.kind in ActionKind for a in p.actions)
+
+
+def test_a_clip_speaks_its_own_language(two_sessions: Schedule) -> None:
+    """A Korean-dubbed recording of an English speaker: the Korean programme takes its soundtrack."""
+    data = two_sessions.model_dump()
+    data["clips"][0]["language"] = "ko"
+    cue = plan(Schedule.model_validate(data)).programmes["climate"].cues[2]
+    assert cue.spoken_language == "ko"
+    assert cue.audio["ko"].kind == AudioKind.FLOOR and cue.audio["en"].kind == AudioKind.INTERPRETATION
