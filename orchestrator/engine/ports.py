@@ -28,7 +28,10 @@ class IngestTarget:
     def publish_url(self) -> SecretStr:
         if self.key is None or not self.key.get_secret_value():
             return SecretStr(self.url)
-        return SecretStr(self.url.rstrip("/") + "/" + self.key.get_secret_value())
+        key = self.key.get_secret_value()
+        if self.url.startswith("srt://"):  # SRT carries the key as the stream id, not in the path
+            return SecretStr(f"{self.url}{'&' if '?' in self.url else '?'}streamid={key}")
+        return SecretStr(self.url.rstrip("/") + "/" + key)
 
 
 @dataclass(frozen=True)

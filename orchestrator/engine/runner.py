@@ -298,6 +298,12 @@ class Runner:
             return {"platform_ids": prepared.platform_ids, "target": mask_text(prepared.primary.url)}
         if action.kind == ActionKind.STANDBY:
             prepared = self.prepared.get((sid, did))
+            prepare_id = f"{sid}/{did}/prepare"
+            restored = self.results.get(prepare_id)
+            if prepared is None and restored is not None and restored.detail.get("from_journal"):
+                # Restarted after the preparation: ask again (adapters are idempotent on the id) for the ingest.
+                prepared = await platform.prepare(prepare_id, session, dest)
+                self.prepared[(sid, did)] = prepared
             if prepared is None:
                 raise RuntimeError(f"destination '{did}' was not prepared for session '{sid}': nothing to push to")
             await self.programme.attach_output(

@@ -1,0 +1,372 @@
+"""A real RTMP server on loopback: Debian's nginx with the rtmp module, started and stopped by us.
+
+Used by the platform emulators (their ingest URLs point here, and a stream counts as `active` only
+when nginx reports a publisher) and by media tests that need a real sink.
+
+    async with RtmpServer(record_dir=tmp_path) as server:
+        server.url                      # rtmp://127.0.0.1:PORT/live
+        server.backup_url               # rtmp://127.0.0.1:PORT/backup (a second application)
+        await server.publishers()       # {"streamName", ...} publishing now on `live`
+        await server.streams()          # {"streamName": PublishedStream(...)} with codec details
+        await server.wait_for_publisher("streamName", timeout=10)
+
+Stable API (other tests rely on it): the constructor's keyword arguments, `start()`, `stop()`,
+`url`, `backup_url`, `stat_url`, `port`, `publishers()`, `streams()`, `wait_for_publisher()`,
+`wait_until_gone()` and the async context manager.
+
+nginx runs in the foreground (`daemon off; master_process off;` — the live module shares state only
+within one worker) with every path (pid, logs, temp dirs) in a private work directory, and is
+stopped by its pid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import socket
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import aiohttp
+import structlog
+
+log = structlog.get_logger(__name__)
+
+NGINX = "/usr/sbin/nginx"
+RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+
+
+class RtmpServerError(RuntimeError):
+    """nginx could not be started (binary or module missing, port taken, bad config)."""
+
+
+@dataclass(frozen=True)
+class PublishedStream:
+    """One stream a publisher is pushing, as nginx-rtmp's statistics report it."""
+
+    app: str
+    name: str
+    seconds: float  # how long it has been publishing
+    bytes_in: int
+    video_codec: str | None = None  # "H264"
+    width: int | None = None
+    height: int | None = None
+    frame_rate: float | None = None
+    video_profile: str | None = None
+    audio_codec: str | None = None  # "AAC"
+    audio_channels: int | None = None
+    sample_rate: int | None = None
+    video_bitrate: int | None = None  # bits per second, as nginx last measured (0 at first)
+    audio_bitrate: int | None = None
+
+    @property
+    def has_media(self) -> bool:
+        """Media has arrived: nginx has read the stream's codec headers."""
+        return self.video_codec is not None or self.audio_codec is not None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free at this moment (the caller retries if someone takes it first)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def parse_stat(xml_text: str) -> list[PublishedStream]:
+    """Streams with a publisher, from nginx-rtmp's `rtmp_stat all` XML."""
+    root = ET.fromstring(xml_text)
+    found: list[PublishedStream] = []
+    for app in root.iter("application"):
+        app_name = app.findtext("name") or ""
+        for stream in app.iter("stream"):
+            # A stream entry also exists while only players wait for it; only <publishing/> counts.
+            if stream.find("publishing") is None:
+                continue
+            video = stream.find("meta/video")
+            audio = stream.find("meta/audio")
+            found.append(
+                PublishedStream(
+                    app=app_name,
+                    name=stream.findtext("name") or "",
+                    seconds=_num(stream.findtext("time"), float, 0.0) / 1000.0,
+                    bytes_in=_num(stream.findtext("bytes_in"), int, 0),
+                    video_codec=video.findtext("codec") if video is not None else None,
+                    width=_num(video.findtext("width"), int) if video is not None else None,
+                    height=_num(video.findtext("height"), int) if video is not None else None,
+                    frame_rate=_num(video.findtext("frame_rate"), float) if video is not None else None,
+                    video_profile=video.findtext("profile") if video is not None else None,
+                    audio_codec=audio.findtext("codec") if audio is not None else None,
+                    audio_channels=_num(audio.findtext("channels"), int) if audio is not None else None,
+                    sample_rate=_num(audio.findtext("sample_rate"), int) if audio is not None else None,
+                    video_bitrate=_num(stream.findtext("bw_video"), int),
+                    audio_bitrate=_num(stream.findtext("bw_audio"), int),
+                )
+            )
+    return found
+
+
+def _num(text: str | None, kind: type, default: object = None):  # type: ignore[no-untyped-def]
+    try:
+        return kind(text) if text not in (None, "") else default
+    except ValueError:
+        return default
+
+
+class RtmpServer:
+    """nginx-rtmp on free loopback ports, with a statistics endpoint for who is publishing.
+
+    `app` and `backup_app` are two live applications: YouTube hands out one stream name for the
+    primary and the backup ingest, so pushing both at once needs two applications on one server.
+    `record_dir`, when given, keeps everything published (`record all`) as FLV files there.
+    """
+
+    def __init__(
+        self,
+        *,
+        app: str = "live",
+        backup_app: str = "backup",
+        record_dir: Path | str | None = None,
+        workdir: Path | str | None = None,
+        host: str = "127.0.0.1",
+        nginx: str = NGINX,
+        module: str = RTMP_MODULE,
+        start_timeout: float = 10.0,
+    ) -> None:
+        self.app = app
+        self.backup_app = backup_app
+        self.record_dir = Path(record_dir) if record_dir is not None else None
+        self.host = host
+        self._nginx = nginx
+        self._module = module
+        self._start_timeout = start_timeout
+        self._given_workdir = Path(workdir) if workdir is not None else None
+        self._workdir: Path | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self.port = 0
+        self.http_port = 0
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The primary application: publish to `url + "/" + stream_name`."""
+        self._require_started()
+        return f"rtmp://{self.host}:{self.port}/{self.app}"
+
+    @property
+    def backup_url(self) -> str:
+        self._require_started()
+        return f"rtmp://{self.host}:{self.port}/{self.backup_app}"
+
+    @property
+    def stat_url(self) -> str:
+        self._require_started()
+        return f"http://{self.host}:{self.http_port}/stat"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        for path in (self._nginx, self._module):
+            if not Path(path).exists():
+                raise RtmpServerError(
+                    f"{path} is missing: install it with `apt-get install -y nginx libnginx-mod-rtmp`"
+                )
+        self._workdir = self._given_workdir or Path(tempfile.mkdtemp(prefix="summit-rtmp-"))
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        if self.record_dir is not None:
+            self.record_dir.mkdir(parents=True, exist_ok=True)
+        last_error = ""
+        # Free ports are picked before nginx binds them; another process may win the race.
+        for _attempt in range(3):
+            self.port, self.http_port = free_port(self.host), free_port(self.host)
+            conf = self._workdir / "nginx.conf"
+            conf.write_text(self._config())
+            self._proc = await asyncio.create_subprocess_exec(
+                self._nginx,
+                "-p",
+                str(self._workdir),
+                "-c",
+                str(conf),
+                "-e",
+                str(self._workdir / "error.log"),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            if await self._wait_ready():
+                log.info("rtmp_server_started", url=self.url, stat=self.stat_url, pid=self._proc.pid)
+                return
+            last_error = self._error_tail()
+            await self._kill()
+        raise RtmpServerError(f"nginx did not start: {last_error or 'no error logged'}")
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self._proc is not None:
+            pid = self._proc.pid
+            await self._kill()
+            log.info("rtmp_server_stopped", pid=pid)
+        if self._workdir is not None and self._given_workdir is None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        self._workdir = None
+
+    async def __aenter__(self) -> RtmpServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- who is publishing -------------------------------------------------------------------
+
+    async def streams(self, app: str | None = None) -> dict[str, PublishedStream]:
+        """Streams publishing now on `app` (default: the primary application), by name."""
+        wanted = app or self.app
+        return {s.name: s for s in await self.all_streams() if s.app == wanted}
+
+    async def publishers(self, app: str | None = None) -> set[str]:
+        """Names of the streams publishing now on `app` (default: the primary application)."""
+        return set(await self.streams(app))
+
+    async def all_streams(self) -> list[PublishedStream]:
+        self._require_started()
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        async with self._http.get(self.stat_url) as resp:
+            resp.raise_for_status()
+            return parse_stat(await resp.text())
+
+    async def wait_for_publisher(
+        self, name: str, *, app: str | None = None, timeout: float = 10.0, interval: float = 0.1, media: bool = True
+    ) -> PublishedStream:
+        """Until `name` publishes; with `media`, also until its codecs are known (the first media
+        arrived), which follows the publish command by a few tens of milliseconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            streams = await self.streams(app)
+            found = streams.get(name)
+            if found is not None and (not media or found.has_media):
+                return found
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"nothing published to {app or self.app}/<stream> within {timeout:g} s")
+            await asyncio.sleep(interval)
+
+    async def wait_until_gone(
+        self, name: str, *, app: str | None = None, timeout: float = 10.0, interval: float = 0.1
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while name in await self.publishers(app):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"a stream on {app or self.app} still publishing after {timeout:g} s")
+            await asyncio.sleep(interval)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _config(self) -> str:
+        assert self._workdir is not None
+        w = self._workdir
+        record = ""
+        if self.record_dir is not None:
+            # Recordings are named after the stream; `record_unique` keeps a re-publish apart.
+            record = f"record all; record_path {self.record_dir}; record_unique on;"
+        apps = "\n".join(
+            f"    application {name} {{ live on; allow publish 127.0.0.1; deny publish all; allow play all; {record} }}"
+            for name in (self.app, self.backup_app)
+        )
+        return f"""
+load_module {self._module};
+daemon off;
+master_process off;
+pid {w}/nginx.pid;
+error_log {w}/error.log info;
+events {{ worker_connections 512; }}
+rtmp {{
+  server {{
+    listen {self.host}:{self.port};
+    chunk_size 4096;
+{apps}
+  }}
+}}
+http {{
+  access_log off;
+  client_body_temp_path {w}/body;
+  proxy_temp_path {w}/proxy;
+  fastcgi_temp_path {w}/fastcgi;
+  uwsgi_temp_path {w}/uwsgi;
+  scgi_temp_path {w}/scgi;
+  server {{
+    listen {self.host}:{self.http_port};
+    location /stat {{ rtmp_stat all; }}
+  }}
+}}
+"""
+
+    async def _wait_ready(self) -> bool:
+        assert self._proc is not None
+        deadline = time.monotonic() + self._start_timeout
+        while time.monotonic() < deadline:
+            if self._proc.returncode is not None:
+                return False
+            if await _accepts(self.host, self.port) and await _accepts(self.host, self.http_port):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        # SIGTERM is nginx's fast shutdown; a graceful SIGQUIT would wait for publishers to leave.
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+    def _error_tail(self) -> str:
+        if self._workdir is None:
+            return ""
+        try:
+            lines = (self._workdir / "error.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        errors = [line for line in lines if "[emerg]" in line or "[alert]" in line or "[error]" in line]
+        return (errors or lines[-1:] or [""])[-1]
+
+    def _require_started(self) -> None:
+        if not self.port:
+            raise RtmpServerError("the RTMP server is not started: call `await server.start()` first")
+
+
+async def _accepts(host: str, port: int) -> bool:
+    try:
+        _reader, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return False
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except OSError:
+        pass
+    return True
