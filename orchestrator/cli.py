@@ -89,6 +89,60 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     return 0 if s["failed"] == 0 and s["not_run"] == 0 else 1
 
 
+def cmd_emulate(args: argparse.Namespace) -> int:
+    """Serve a platform emulator on loopback until interrupted (prints its base URL when ready)."""
+    try:
+        if args.platform == "youtube":
+            from orchestrator.platforms.emulators.youtube import run_youtube_emulator
+
+            asyncio.run(
+                run_youtube_emulator(
+                    args.port,
+                    args.rtmp,
+                    args.client_id,
+                    args.client_secret,
+                    args.refresh_token,
+                    host=args.host,
+                    rtmp_stat_url=args.rtmp_stat,
+                )
+            )
+        else:
+            from orchestrator.platforms.emulators.facebook import run_facebook_emulator
+
+            asyncio.run(
+                run_facebook_emulator(
+                    args.port, args.rtmp, args.page_id, args.page_token, host=args.host, rtmp_stat_url=args.rtmp_stat
+                )
+            )
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check every destination of a schedule before the event: credentials, scopes, quota, reachability."""
+    from orchestrator.platforms.credentials import CredentialStore
+    from orchestrator.platforms.doctor import doctor
+
+    schedule = _load(args.file)
+    credentials = CredentialStore(args.secrets) if args.secrets else CredentialStore.from_env()
+    findings = asyncio.run(
+        doctor(
+            schedule.destinations,
+            credentials=credentials,
+            sessions=schedule.sessions,
+            event_id=schedule.event.id,
+            recordings_dir=Path(args.recordings_dir),
+        )
+    )
+    for f in findings:
+        print(f)
+    errors = sum(f.level == "error" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    print(f"{args.file}: {len(schedule.destinations)} destinations checked: {errors} error(s), {warnings} warning(s)")
+    return 1 if errors else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="summit", description="Run online international conferences end to end.")
     parser.add_argument("--log-format", choices=["console", "json"], default="console")
@@ -114,6 +168,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--media-dir", default="media", help="folder of the clips (demo clips are generated there)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_rehearse)
+
+    p = sub.add_parser("emulate", help="serve a local emulator of a platform's live API")
+    emu = p.add_subparsers(dest="platform", required=True)
+    for name in ("youtube", "facebook"):
+        e = emu.add_parser(name, help=f"the {name} live API under its real paths, on loopback")
+        e.add_argument("--port", type=int, default=0, help="0 picks a free port")
+        e.add_argument("--host", default="127.0.0.1")
+        e.add_argument("--rtmp", metavar="URL", help="RTMP application ingest URLs point at (default: start nginx-rtmp)")
+        e.add_argument("--rtmp-stat", metavar="URL", help="nginx-rtmp statistics URL to see media arrive")
+        if name == "youtube":
+            e.add_argument("--client-id", required=True)
+            e.add_argument("--client-secret", required=True)
+            e.add_argument("--refresh-token", required=True, action="append", help="one per channel; repeatable")
+        else:
+            e.add_argument("--page-id", required=True)
+            e.add_argument("--page-token", required=True)
+        e.set_defaults(func=cmd_emulate)
+
+    p = sub.add_parser("doctor", help="check credentials, scopes, quota and reachability of every destination")
+    p.add_argument("file")
+    p.add_argument("--secrets", metavar="PATH", help="secrets file (YAML/JSON); default: SUMMIT_SECRETS_FILE and the environment")
+    p.add_argument("--recordings-dir", default="recordings")
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 
