@@ -73,6 +73,8 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         run_dir=Path(args.run_dir) if args.run_dir else None,
         media_dir=Path(args.media_dir),
         progress=not args.no_progress,
+        outputs=args.outputs,
+        rtmp_url=args.rtmp,
     )
     try:
         report = asyncio.run(rehearse(schedule, options))
@@ -167,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", metavar="DIR", help="where the journal and recordings go (default runs/<event>-<time>)")
     p.add_argument("--media-dir", default="media", help="folder of the clips (demo clips are generated there)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--outputs",
+        choices=["auto", "platforms", "files"],
+        default="auto",
+        help="platforms: real adapters against local YouTube/Facebook emulators and nginx-rtmp (default when "
+        "nginx-rtmp is installed); files: every destination recorded to a file",
+    )
+    p.add_argument("--rtmp", metavar="URL", help="push every destination to URL/<destination id> on your own server")
     p.set_defaults(func=cmd_rehearse)
 
     p = sub.add_parser("emulate", help="serve a local emulator of a platform's live API")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +23,8 @@ from orchestrator.clock import CompressedClock, Window
 from orchestrator.engine.journal import SqliteJournal
 from orchestrator.engine.runner import LogNotifier, Runner, RunnerSettings
 from orchestrator.planning.plan import Plan, PlanSettings, plan
-from orchestrator.schedule.model import FileDestination, Schedule
+from orchestrator.schedule.model import FileDestination, RtmpDestination, Schedule
+from orchestrator.secrets import mask_text
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +40,13 @@ class RehearsalOptions:
     start_in_s: float = 2.0
     make_demo_media: bool = True
     progress: bool = True
+    # Where the destinations go: "platforms" = the real adapters against local YouTube and Facebook
+    # emulators and a local nginx-rtmp (what arrives there is recorded and read back); "files" =
+    # every destination recorded to a file by the programme itself; "rtmp" = every destination
+    # pushed to `rtmp_url/<destination id>` on a server the user runs. "auto": platforms when
+    # nginx-rtmp is installed, else files.
+    outputs: str = "auto"
+    rtmp_url: str | None = None
 
 
 def busy_windows(p: Plan) -> list[Window]:
@@ -51,6 +61,16 @@ def rehearsal_clock(p: Plan, speed: float, start_in_s: float = 2.0, gap_s: float
     return CompressedClock(busy_windows(p), speed=speed, wall_start=time.time() + start_in_s, gap_s=gap_s)
 
 
+def resolve_outputs(options: RehearsalOptions) -> str:
+    if options.rtmp_url:
+        return "rtmp"
+    if options.outputs != "auto":
+        return options.outputs
+    from orchestrator.platforms.rtmp_server import RtmpServer
+
+    return "platforms" if RtmpServer.available() else "files"
+
+
 def recording_destinations(schedule: Schedule) -> dict[str, FileDestination]:
     """Every destination recorded to a file of its own, in its own language."""
     return {
@@ -63,7 +83,6 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
     from orchestrator.media.demo_clips import ensure_demo_clips
     from orchestrator.media.programme import MediaProgramme
     from orchestrator.media.settings import MediaSettings
-    from orchestrator.platforms.file import FilePlatform
 
     run_dir = options.run_dir or Path("runs") / f"{schedule.event.id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -77,46 +96,51 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
     journal = SqliteJournal(run_dir / "journal.sqlite")
     notifier = LogNotifier()
     programme = MediaProgramme(clock, MediaSettings())
-    destinations = recording_destinations(schedule)
-    file_platform = FilePlatform(run_dir / "recordings", schedule.event.id)
-    platforms = {did: file_platform for did in destinations}
-    runner = Runner(
-        schedule,
-        the_plan,
-        clock=clock,
-        programme=programme,
-        platforms=platforms,
-        destinations=destinations,
-        journal=journal,
-        notifier=notifier,
-        settings=RunnerSettings(),
-    )
-    log.info(
-        "rehearsal_started",
-        event=schedule.event.id,
-        sessions=len(the_plan.programmes),
-        actions=len(the_plan.actions),
-        speed=options.speed,
-        expected_wall_s=round(clock.wall_end - time.time(), 1),
-        run_dir=str(run_dir),
-    )
-    progress = None
-    if options.progress:
-        from orchestrator.progress import RehearsalProgress
-
-        progress = RehearsalProgress(schedule, the_plan, runner, clock)
+    mode = resolve_outputs(options)
     started = time.time()
-    try:
-        if progress is not None:
-            async with progress:
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(programme.close)
+        destinations, platforms, server = await _wire_outputs(stack, mode, schedule, options, run_dir, clock, journal, notifier)
+        runner = Runner(
+            schedule,
+            the_plan,
+            clock=clock,
+            programme=programme,
+            platforms=platforms,
+            destinations=destinations,
+            journal=journal,
+            notifier=notifier,
+            settings=RunnerSettings(),
+        )
+        log.info(
+            "rehearsal_started",
+            event_id=schedule.event.id,
+            sessions=len(the_plan.programmes),
+            actions=len(the_plan.actions),
+            speed=options.speed,
+            outputs=mode,
+            expected_wall_s=round(clock.wall_end - time.time(), 1),
+            run_dir=str(run_dir),
+        )
+        if options.progress:
+            from orchestrator.progress import RehearsalProgress
+
+            async with RehearsalProgress(schedule, the_plan, runner, clock):
                 await runner.run()
         else:
             await runner.run()
-    finally:
-        await programme.close()
+        if server is not None:
+            await programme.close()  # every publisher gone before nginx is stopped and its files read
+            await asyncio.sleep(0.5)
+            recordings = {k: p.primary.url for k, p in runner.prepared.items() if destinations[k[1]].kind == "file"}
+            recordings |= collect_ingest_recordings(server, runner, run_dir / "recordings", clock)
+        elif mode == "files":
+            recordings = {k: p.primary.url for k, p in runner.prepared.items()}
+        else:
+            recordings = {k: mask_text(p.primary.publish_url().get_secret_value()) for k, p in runner.prepared.items()}
     wall_s = time.time() - started
     report = await asyncio.get_running_loop().run_in_executor(
-        None, build_report, schedule, the_plan, journal, runner, options, wall_s, run_dir, notifier.alerts
+        None, build_report, schedule, the_plan, journal, runner, options, wall_s, run_dir, notifier.alerts, recordings, mode
     )
     journal.close()
     report_path = options.report_path or run_dir / "report.json"
@@ -124,6 +148,102 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
     report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     report["report_path"] = str(report_path)
     return report
+
+
+async def _wire_outputs(
+    stack: AsyncExitStack,
+    mode: str,
+    schedule: Schedule,
+    options: RehearsalOptions,
+    run_dir: Path,
+    clock: CompressedClock,
+    journal: SqliteJournal,
+    notifier: LogNotifier,
+) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """Destinations and the platform serving each, for the chosen output mode; and the local
+    RTMP server whose recordings are read back (platforms mode)."""
+    from orchestrator.platforms.credentials import CredentialStore
+    from orchestrator.platforms.factory import close_platforms, for_destinations
+    from orchestrator.platforms.file import FilePlatform
+    from orchestrator.platforms.rtmp import RtmpPlatform
+
+    if mode == "files":
+        destinations: dict[str, Any] = recording_destinations(schedule)
+        file_platform = FilePlatform(run_dir / "recordings", schedule.event.id)
+        return destinations, {did: file_platform for did in destinations}, None
+    if mode == "rtmp":
+        assert options.rtmp_url
+        destinations = {
+            d.id: RtmpDestination(id=d.id, name=d.name, kind="rtmp", language=d.language, url=options.rtmp_url)
+            for d in schedule.destinations
+        }
+        rtmp = RtmpPlatform(CredentialStore(values={}), redirect_to=options.rtmp_url)
+        return destinations, {did: rtmp for did in destinations}, None
+    if mode != "platforms":
+        raise ValueError(f"unknown output mode '{mode}' (use platforms, files or rtmp)")
+    from orchestrator.platforms.local import start_local_platforms
+    from orchestrator.platforms.rtmp_server import RtmpServer
+
+    server = RtmpServer(record_dir=run_dir / "ingest")
+    await server.start()
+    stack.push_async_callback(server.stop)
+    # Polls and platform-side delays short enough for a compressed clock.
+    local = await start_local_platforms(
+        schedule.destinations,
+        server=server,
+        clock=clock,
+        transition_delay_s=0.2,
+        youtube={"poll_interval_s": 0.2, "stream_active_timeout_s": 20.0, "healthy_timeout_s": 2.0, "backoff_initial_s": 0.2},
+        facebook={"poll_interval_s": 0.2, "media_timeout_s": 20.0, "backoff_initial_s": 0.2},
+    )
+    stack.push_async_callback(local.close)
+    by_kind = local.platforms(
+        journal, recordings_dir=run_dir / "recordings", event_id=schedule.event.id, clock=clock, notifier=notifier
+    )
+    stack.push_async_callback(close_platforms, by_kind)
+    return {d.id: d for d in schedule.destinations}, for_destinations(by_kind, schedule.destinations), server
+
+
+def collect_ingest_recordings(
+    server: Any, runner: Runner, recordings_dir: Path, clock: CompressedClock
+) -> dict[tuple[str, str], str]:
+    """Move what nginx recorded for each session's output to recordings/<session>/<destination>.flv.
+
+    nginx names a recording `<stream key>-<unix time>.flv`; a persistent stream key serves many
+    sessions, so the file is matched to the session whose output was attached when it began. The
+    move also takes the key out of the file name."""
+    found: dict[tuple[str, str], str] = {}
+    folder = server.recordings_of()
+    if folder is None:
+        return found
+    files = sorted(folder.glob("*.flv"))
+    for (sid, did), prepared in runner.prepared.items():
+        if not prepared.primary.url.startswith("rtmp"):
+            continue
+        # nginx names the stream without the query string (Facebook keys carry one).
+        key = prepared.primary.key.get_secret_value().split("?", 1)[0] if prepared.primary.key else ""
+        attached = runner.results.get(f"{sid}/{did}/standby")
+        ended = runner.results.get(f"{sid}/{did}/end")
+        if not key or attached is None or attached.executed is None:
+            continue
+        t0 = clock.to_wall(attached.executed) - 2
+        t1 = clock.to_wall(ended.executed) + 2 if ended and ended.executed else float("inf")
+        mine = [f for f in files if f.stem.rsplit("-", 1)[0] == key and t0 <= _started(f) <= t1]
+        if not mine:
+            continue
+        target = recordings_dir / sid / f"{did}.flv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        biggest = max(mine, key=lambda f: f.stat().st_size)  # a reconnect leaves a short extra file
+        shutil.move(str(biggest), target)
+        found[(sid, did)] = str(target)
+    return found
+
+
+def _started(path: Path) -> float:
+    try:
+        return float(path.stem.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return path.stat().st_mtime
 
 
 def build_report(
@@ -135,6 +255,8 @@ def build_report(
     wall_s: float,
     run_dir: Path,
     alerts: list[dict[str, Any]],
+    recordings: dict[tuple[str, str], str],
+    mode: str,
 ) -> dict[str, Any]:
     from orchestrator.media.probe import probe
 
@@ -171,9 +293,15 @@ def build_report(
             }
         )
     outputs = []
-    for (sid, did), prepared in sorted(runner.prepared.items()):
-        path = prepared.primary.url
+    for sid, did in sorted(runner.prepared):
+        path = recordings.get((sid, did))
         entry: dict[str, Any] = {"destination": did, "session": sid, "path": path}
+        if path is None or mode == "rtmp":  # nothing arrived, or it went to the user's server
+            entry.update(duration_s=None, video_codec=None, audio_codec=None)
+            if path is None:
+                entry["error"] = "nothing was recorded for this output"
+            outputs.append(entry)
+            continue
         try:
             info = probe(path)
             entry.update(
@@ -193,6 +321,7 @@ def build_report(
     return {
         "event": schedule.event.id,
         "speed": options.speed,
+        "outputs_mode": mode,
         "wall_seconds": round(wall_s, 1),
         "run_dir": str(run_dir),
         "summary": {

@@ -151,6 +151,11 @@ class RtmpServer:
         self.port = 0
         self.http_port = 0
 
+    @staticmethod
+    def available(nginx: str = NGINX, module: str = RTMP_MODULE) -> bool:
+        """Whether Debian's nginx and its RTMP module are installed here."""
+        return Path(nginx).exists() and Path(module).exists()
+
     # -- addresses ---------------------------------------------------------------------------
 
     @property
@@ -189,8 +194,10 @@ class RtmpServer:
                 )
         self._workdir = self._given_workdir or Path(tempfile.mkdtemp(prefix="summit-rtmp-"))
         self._workdir.mkdir(parents=True, exist_ok=True)
-        if self.record_dir is not None:
-            self.record_dir.mkdir(parents=True, exist_ok=True)
+        for app in (self.app, self.backup_app):
+            folder = self.recordings_of(app)
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
         last_error = ""
         # Free ports are picked before nginx binds them; another process may win the race.
         for _attempt in range(3):
@@ -282,15 +289,23 @@ class RtmpServer:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def recordings_of(self, app: str | None = None) -> Path | None:
+        """Where an application's recordings go: one folder per application, because a backup
+        ingest publishes under the same stream name as its primary."""
+        return self.record_dir / (app or self.app) if self.record_dir is not None else None
+
+    def _record(self, app: str) -> str:
+        folder = self.recordings_of(app)
+        if folder is None:
+            return ""
+        # Recordings are named after the stream; `record_unique` keeps each publish apart.
+        return f"record all; record_path {folder}; record_unique on;"
+
     def _config(self) -> str:
         assert self._workdir is not None
         w = self._workdir
-        record = ""
-        if self.record_dir is not None:
-            # Recordings are named after the stream; `record_unique` keeps a re-publish apart.
-            record = f"record all; record_path {self.record_dir}; record_unique on;"
         apps = "\n".join(
-            f"    application {name} {{ live on; allow publish 127.0.0.1; deny publish all; allow play all; {record} }}"
+            f"    application {name} {{ live on; allow publish 127.0.0.1; deny publish all; allow play all; {self._record(name)} }}"
             for name in (self.app, self.backup_app)
         )
         return f"""

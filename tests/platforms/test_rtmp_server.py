@@ -43,7 +43,7 @@ async def test_publishers_follow_real_media_and_record(tmp_path: Path) -> None:
         await asyncio.sleep(1.0)
         await pusher.stop()
         await server.wait_until_gone("cam1", timeout=10)
-    recordings = list((tmp_path / "rec").glob("cam1*.flv"))
+    recordings = list((tmp_path / "rec" / "live").glob("cam1*.flv"))  # one folder per application
     assert recordings and recordings[0].stat().st_size > 10_000
 
 

@@ -1,0 +1,304 @@
+"""Live sources: remote speakers (aiortc tracks), studio feeds (a URL PyAV reads), live booths.
+
+Producers (an asyncio task per aiortc track, a thread per studio URL) keep only the newest picture
+and a short sound buffer in a `LiveFeed`; the pipeline thread takes from it each frame. Producers
+always drain their source, shown or not (aiortc and `MediaPlayer` queues are unbounded)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+
+import av
+import av.error
+import structlog
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.audio.frame import AudioFrame
+from av.video.frame import VideoFrame
+
+from orchestrator.media.audio import AudioInput
+from orchestrator.media.frames import Audio, AudioBuffer, AudioNormalizer, Fitter, silence
+from orchestrator.media.pipeline import LiveSources
+from orchestrator.media.settings import AUDIO_RATE, MediaSettings
+from orchestrator.media.sources import Picture, Tick
+from orchestrator.planning.programme import AudioSource, VideoKind, VideoSource
+from orchestrator.secrets import mask_text
+
+log = structlog.get_logger(__name__)
+
+JITTER_MIN = AUDIO_RATE * 60 // 1000  # start playing a feed's sound once 60 ms are buffered
+JITTER_MAX = AUDIO_RATE * 250 // 1000  # never lag more than 250 ms: drop the oldest beyond
+RECOVER_S = 1.0  # a feed that failed must deliver this long without a gap before it is shown again
+
+
+class LiveFeed:
+    """The newest picture and a jitter buffer of sound from one live source; thread-safe."""
+
+    def __init__(self, name: str, now: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self._now = now
+        self._lock = threading.Lock()
+        self._picture: VideoFrame | None = None
+        self._picture_at = -1e9
+        self._sound = AudioBuffer()
+        self._sound_at = -1e9
+        self._playing = False  # the jitter buffer has filled once and sound is being taken
+        self._normalizer = AudioNormalizer()
+        self._healthy_since: float | None = None
+
+    def put_video(self, frame: VideoFrame) -> None:
+        with self._lock:
+            now = self._now()
+            if now - self._picture_at > 0.5 or self._healthy_since is None:
+                self._healthy_since = now  # the first frame after a gap starts a new healthy run
+            self._picture = frame
+            self._picture_at = now
+
+    def put_audio(self, frame: AudioFrame) -> None:
+        chunks = self._normalizer.convert(frame)
+        with self._lock:
+            for chunk in chunks:
+                self._sound.push(chunk)
+            if len(self._sound) > JITTER_MAX:
+                self._sound.drop(len(self._sound) - JITTER_MAX)
+            self._sound_at = self._now()
+
+    def picture(self) -> tuple[VideoFrame | None, float]:
+        """The newest picture and its age in seconds."""
+        with self._lock:
+            return self._picture, self._now() - self._picture_at
+
+    def healthy_for(self) -> float:
+        """How long pictures have been arriving without a gap longer than half a second."""
+        with self._lock:
+            if self._healthy_since is None or self._now() - self._picture_at > 0.5:
+                return 0.0
+            return self._now() - self._healthy_since
+
+    def sound(self, samples: int) -> Audio:
+        with self._lock:
+            if not self._playing and len(self._sound) < JITTER_MIN:
+                return silence(samples)
+            self._playing = len(self._sound) >= samples or self._playing
+            out = self._sound.pop(samples)
+            if not len(self._sound):
+                self._playing = False  # ran dry: refill the cushion before playing on
+            return out
+
+    def sound_age(self) -> float:
+        with self._lock:
+            return self._now() - self._sound_at
+
+
+class LiveRuntime:
+    """Shows a live feed; fails (→ fallback) when no picture came for `timeout` seconds."""
+
+    def __init__(self, feed: LiveFeed, fitter: Fitter, timeout: float) -> None:
+        self.name = feed.name
+        self.failure: str | None = None
+        self._feed = feed
+        self._fitter = fitter
+        self._timeout = timeout
+        self._raw: VideoFrame | None = None
+        self._fitted: VideoFrame | None = None
+
+    def render(self, tick: Tick) -> Picture | None:
+        raw, age = self._feed.picture()
+        if raw is None or age > self._timeout:
+            self.failure = "no picture yet" if raw is None else f"no picture for {age:.2f} s"
+            return None
+        if raw is not self._raw:  # scale each received picture once, however often it is shown
+            self._raw, self._fitted = raw, self._fitter.fit(raw)
+        assert self._fitted is not None
+        return Picture(self._fitted, self._feed.sound(tick.samples))
+
+    def recovered(self) -> bool:
+        return self._feed.healthy_for() >= RECOVER_S
+
+    def close(self) -> None:
+        pass  # the feed belongs to its registration, not to one cue
+
+
+class BoothInput:
+    """A live interpretation booth; its scheduled feed (tone, clip, silence) stands in while the
+    booth is not connected or has gone quiet for `timeout` seconds."""
+
+    def __init__(self, feed: LiveFeed, fallback: AudioInput, timeout: float) -> None:
+        self._feed = feed
+        self._fallback = fallback
+        self._timeout = timeout
+
+    def read(self, samples: int) -> Audio:
+        if self._feed.sound_age() <= self._timeout:
+            return self._feed.sound(samples)
+        return self._fallback.read(samples)
+
+    def close(self) -> None:
+        self._fallback.close()
+
+
+class _TrackPump:
+    """Drains one aiortc track into a feed."""
+
+    def __init__(self, track: MediaStreamTrack, feed: LiveFeed) -> None:
+        self.track = track
+        self._feed = feed
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"pump {feed.name} {track.kind}")
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                frame = await self.track.recv()
+                if isinstance(frame, VideoFrame):
+                    self._feed.put_video(frame)
+                elif isinstance(frame, AudioFrame):
+                    self._feed.put_audio(frame)
+        except MediaStreamError:
+            log.info("live_track_ended", feed=self._feed.name, kind=self.track.kind)
+
+
+class _StudioReader:
+    """Reads a studio URL (RTMP, SRT, a file) on a thread; a file is paced to real time."""
+
+    def __init__(self, url: str, feed: LiveFeed, retry_s: float = 2.0) -> None:
+        self.url = url
+        self._feed = feed
+        self._retry_s = retry_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"studio {mask_text(url)}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._read_once()
+            except (av.error.FFmpegError, OSError) as exc:
+                log.warning("studio_feed_error", url=mask_text(self.url), error=str(exc))
+            self._stop.wait(self._retry_s)
+
+    def _read_once(self) -> None:
+        with av.open(self.url, "r", timeout=(10.0, 2.0)) as container:
+            log.info("studio_feed_opened", url=mask_text(self.url))
+            streams = [*container.streams.video[:1], *container.streams.audio[:1]]
+            start_wall: float | None = None
+            for packet in container.demux(streams):
+                if self._stop.is_set():
+                    return
+                for frame in packet.decode():
+                    t = frame.time
+                    if t is not None:
+                        if start_wall is None:
+                            start_wall = time.monotonic() - t
+                        delay = start_wall + t - time.monotonic()
+                        if abs(delay) > 1.0:  # a jump in the feed's timestamps: follow it
+                            start_wall, delay = time.monotonic() - t, 0.0
+                        if delay > 0:  # a file plays at its own speed; a live feed is never early
+                            self._stop.wait(delay)
+                    if isinstance(frame, VideoFrame):
+                        self._feed.put_video(frame)
+                    elif isinstance(frame, AudioFrame):
+                        self._feed.put_audio(frame)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+class RemoteSourceRegistry(LiveSources):
+    """Where live media is registered: remote speakers by `speaker_id`, booths by `booth_id`, and
+    studio feeds by URL (opened when a studio cue comes near). Register on the event loop's
+    thread; pipelines ask from their own threads.
+
+    A feed exists from the first time anyone names it, so a cue for a speaker who has not joined
+    yet shows the fallback and cuts to the speaker once their picture has flowed for a second."""
+
+    def __init__(self, settings: MediaSettings | None = None) -> None:
+        self._settings = settings or MediaSettings()
+        self._lock = threading.Lock()
+        self._feeds: dict[str, LiveFeed] = {}
+        self._pumps: dict[str, list[_TrackPump]] = {}
+        self._studios: dict[str, _StudioReader] = {}
+
+    def register(self, speaker_id: str, video: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> LiveFeed:
+        """A remote speaker's tracks (e.g. from `RTCPeerConnection.on("track")`). A second
+        registration of the same speaker (a reconnect) replaces the first."""
+        log.info("remote_registered", speaker=speaker_id, video=video is not None, audio=audio is not None)
+        return self._attach(f"remote {speaker_id}", [video, audio])
+
+    def register_booth(self, booth_id: str, audio: MediaStreamTrack) -> LiveFeed:
+        """A live interpretation booth's sound; it replaces the booth's scheduled feed while it flows."""
+        log.info("booth_registered", booth=booth_id)
+        return self._attach(f"booth {booth_id}", [audio])
+
+    async def unregister(self, speaker_id: str) -> None:
+        await self._detach(f"remote {speaker_id}")
+
+    async def unregister_booth(self, booth_id: str) -> None:
+        await self._detach(f"booth {booth_id}")
+
+    async def close(self) -> None:
+        with self._lock:
+            pumps = [p for ps in self._pumps.values() for p in ps]
+            studios = list(self._studios.values())
+            self._pumps.clear()
+            self._studios.clear()
+        await _cancel(pumps)
+        await asyncio.gather(*(asyncio.to_thread(reader.stop) for reader in studios))
+
+    def _feed(self, name: str) -> LiveFeed:
+        with self._lock:
+            feed = self._feeds.get(name)
+            if feed is None:
+                feed = self._feeds[name] = LiveFeed(name)
+            return feed
+
+    def _attach(self, name: str, tracks: list[MediaStreamTrack | None]) -> LiveFeed:
+        feed = self._feed(name)
+        pumps = [_TrackPump(t, feed) for t in tracks if t is not None]
+        with self._lock:
+            old = self._pumps.pop(name, [])
+            self._pumps[name] = pumps
+        for pump in old:
+            pump.task.cancel()
+        return feed
+
+    async def _detach(self, name: str) -> None:
+        with self._lock:
+            pumps = self._pumps.pop(name, [])
+        await _cancel(pumps)
+        log.info("live_unregistered", feed=name)
+
+    # -- LiveSources, called from pipeline threads -----------------------------------------
+
+    def warm(self, source: VideoSource) -> None:
+        if source.kind == VideoKind.STUDIO and source.url:
+            self._studio_feed(source.url)
+
+    def video(self, source: VideoSource, settings: MediaSettings, fitter: Fitter) -> LiveRuntime | None:
+        if source.kind == VideoKind.REMOTE and source.speaker_id:
+            feed = self._feed(f"remote {source.speaker_id}")
+        elif source.kind == VideoKind.STUDIO and source.url:
+            feed = self._studio_feed(source.url)
+        else:
+            return None
+        return LiveRuntime(feed, fitter, settings.live_timeout_s)
+
+    def booth(self, source: AudioSource, language: str, fallback: AudioInput) -> AudioInput:
+        if not source.booth_id:
+            return fallback
+        return BoothInput(self._feed(f"booth {source.booth_id}"), fallback, self._settings.live_timeout_s)
+
+    def _studio_feed(self, url: str) -> LiveFeed:
+        feed = self._feed(f"studio {mask_text(url)}")
+        with self._lock:
+            if url not in self._studios:
+                self._studios[url] = _StudioReader(url, feed)
+        return feed
+
+
+async def _cancel(pumps: list[_TrackPump]) -> None:
+    for pump in pumps:
+        pump.task.cancel()
+    await asyncio.gather(*(p.task for p in pumps), return_exceptions=True)

@@ -1,0 +1,55 @@
+"""Encoder and rendition settings of the media plane (env prefix `SUMMIT_MEDIA_`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AUDIO_RATE = 48_000  # every programme's audio runs at 48 kHz (PLATFORMS.md "Ingest settings")
+
+
+class MediaSettings(BaseSettings):
+    """Rendition and encoder settings. 640x360 suits rehearsals and tests; 1280x720 or 1920x1080 live."""
+
+    model_config = SettingsConfigDict(env_prefix="SUMMIT_MEDIA_", extra="ignore")
+
+    width: int = 640
+    height: int = 360
+    fps: int = 30
+    video_bitrate: int = 1_000_000  # bits/s; 2.5–4 Mbps for 720p30, 4.5–6 Mbps for 1080p30
+    preset: str = "veryfast"
+    audio_bitrate: int = 128_000
+    gop_seconds: int = 2
+    # "realtime": frame n is produced at wall t0 + n/fps (what a live output needs).
+    # "asap": frames are produced as fast as the CPU allows, each still stamped with the wall time it
+    # stands for (t0 + n/fps) — for offline renders, tests and benchmarks; never for RTMP outputs.
+    pacing: Literal["realtime", "asap"] = "realtime"
+    # How far ahead (wall seconds) an armed clip cue is opened and decoded to its first frame, so
+    # opening a file never delays the frame the cue is due on.
+    preroll_s: float = 5.0
+    # A live source (remote speaker, studio feed) that delivered no frame for this long is replaced
+    # by its backup or the stand-by slate.
+    live_timeout_s: float = 0.5
+    # RTMP reconnection: first wait, and the ceiling of the exponential backoff.
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 10.0
+    # Packets an output may fall behind before it is cut and resumed at the next keyframe.
+    output_queue_s: float = 4.0
+
+    @model_validator(mode="after")
+    def _check(self) -> "MediaSettings":
+        if self.width % 2 or self.height % 2:
+            raise ValueError(f"rendition {self.width}x{self.height} must have even sides (yuv420p)")
+        if AUDIO_RATE % self.fps:
+            raise ValueError(f"fps {self.fps} must divide {AUDIO_RATE} so every frame carries whole audio samples")
+        return self
+
+    @property
+    def gop(self) -> int:
+        return self.fps * self.gop_seconds
+
+    @property
+    def samples_per_frame(self) -> int:
+        return AUDIO_RATE // self.fps
