@@ -63,16 +63,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
-    from orchestrator.rehearsal import RehearsalOptions, rehearse
+    from orchestrator.rehearsal import RehearsalOptions, default_run_dir, rehearse
 
     schedule = _load(args.file)
+    run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(schedule.event.id)
+    progress = not args.no_progress
+    if progress and sys.stdout.isatty():
+        # The live table owns the terminal; log lines go to the run's folder instead.
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log_path = run_dir / "summit.log"
+        configure_logging(args.log_format, args.log_level, stream=log_path.open("a", encoding="utf-8"))
+        print(f"logging to {log_path}")
     options = RehearsalOptions(
         speed=args.speed,
         only=set(args.only or []),
         report_path=Path(args.report) if args.report else None,
-        run_dir=Path(args.run_dir) if args.run_dir else None,
+        run_dir=run_dir,
         media_dir=Path(args.media_dir),
-        progress=not args.no_progress,
+        progress=progress,
         outputs=args.outputs,
         rtmp_url=args.rtmp,
     )

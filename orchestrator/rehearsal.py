@@ -49,6 +49,10 @@ class RehearsalOptions:
     rtmp_url: str | None = None
 
 
+def default_run_dir(event_id: str) -> Path:
+    return Path("runs") / f"{event_id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+
+
 def busy_windows(p: Plan) -> list[Window]:
     """From each session's first action to its last: the stretches that must run at `speed`."""
     spans: dict[str, list[datetime]] = {}
@@ -84,7 +88,7 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
     from orchestrator.media.programme import MediaProgramme
     from orchestrator.media.settings import MediaSettings
 
-    run_dir = options.run_dir or Path("runs") / f"{schedule.event.id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    run_dir = options.run_dir or default_run_dir(schedule.event.id)
     run_dir.mkdir(parents=True, exist_ok=True)
     if options.make_demo_media:
         created = await asyncio.get_running_loop().run_in_executor(None, ensure_demo_clips, schedule, options.media_dir)
