@@ -13,7 +13,7 @@ import shutil
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +53,14 @@ def default_run_dir(event_id: str) -> Path:
     return Path("runs") / f"{event_id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 
 
-def busy_windows(p: Plan) -> list[Window]:
-    """From each session's first action to its last: the stretches that must run at `speed`."""
+def busy_windows(p: Plan, tail: timedelta = timedelta(minutes=5)) -> list[Window]:
+    """From each session's first action to its last, plus a tail: the stretches that run at
+    `speed`. The tail keeps the event time of actions that finish a little late (a session's end
+    waits for its outputs to close) on the fast-but-linear scale, not in a squeezed idle gap."""
     spans: dict[str, list[datetime]] = {}
     for a in p.actions:
         spans.setdefault(a.session, []).append(a.at)
-    return [Window(min(ts), max(ts)) for ts in spans.values()]
+    return [Window(min(ts), max(ts) + tail) for ts in spans.values()]
 
 
 def rehearsal_clock(p: Plan, speed: float, start_in_s: float = 2.0, gap_s: float = 3.0) -> CompressedClock:

@@ -110,7 +110,7 @@ class LanguageMix:
         self._input: AudioInput | None = None
         self._previous: tuple[AudioSource, AudioInput | None] | None = None
 
-    def route(self, source: AudioSource, make_input: "InputFactory") -> None:
+    def route(self, source: AudioSource, make_input: InputFactory) -> None:
         """Switch to `source` from the next mixed frame on (with a crossfade then)."""
         if source == self.source:
             return

@@ -15,7 +15,9 @@ from fractions import Fraction
 import av
 import numpy as np
 from av.audio.frame import AudioFrame
+from av.audio.codeccontext import AudioCodecContext
 from av.codec.context import CodecContext, Flags
+from av.video.codeccontext import VideoCodecContext
 from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
@@ -93,7 +95,7 @@ class VideoEncoder:
     needs one, no B-frames, no scene-cut keyframes, a capped bitrate."""
 
     def __init__(self, settings: MediaSettings) -> None:
-        ctx = CodecContext.create("libx264", "w")
+        ctx: VideoCodecContext = CodecContext.create("libx264", "w")
         ctx.width = settings.width
         ctx.height = settings.height
         ctx.pix_fmt = "yuv420p"
@@ -141,8 +143,8 @@ class VideoEncoder:
         return out
 
 
-def _aac_context(bit_rate: int) -> CodecContext:
-    ctx = CodecContext.create("aac", "w")
+def _aac_context(bit_rate: int) -> AudioCodecContext:
+    ctx: AudioCodecContext = CodecContext.create("aac", "w")
     ctx.sample_rate = AUDIO_RATE
     ctx.layout = "stereo"
     ctx.format = "fltp"

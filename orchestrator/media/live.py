@@ -187,6 +187,8 @@ class _StudioReader:
                 if self._stop.is_set():
                     return
                 for frame in packet.decode():
+                    if not isinstance(frame, (VideoFrame, AudioFrame)):
+                        continue
                     t = frame.time
                     if t is not None:
                         if start_wall is None:

@@ -181,8 +181,8 @@ class Publisher:
         self._conn = _Connection(container, video, audio, keyframe.pts, keyframe.pts * spf, time.monotonic())
         self.connects += 1
         self._keyframe_asked = False
-        self._emit("info", "output_opened", dict(output=self.label, target=self.target, language=self._language,
-                                                  first_frame=keyframe.pts, connection=self.connects))
+        self._emit("info", "output_opened", {"output": self.label, "target": self.target, "language": self._language,
+                                              "first_frame": keyframe.pts, "connection": self.connects})
 
     def _disconnect(self, trailer: bool) -> None:
         conn, self._conn = self._conn, None
@@ -193,7 +193,7 @@ class Publisher:
         except (av.error.FFmpegError, OSError) as exc:
             if trailer:
                 self._error(f"close failed: {exc}")
-        self._emit("info", "output_closed", dict(output=self.label, target=self.target, frames=self.frames, bytes=self.bytes))
+        self._emit("info", "output_closed", {"output": self.label, "target": self.target, "frames": self.frames, "bytes": self.bytes})
 
     def _schedule_retry(self) -> None:
         if self._kind == "file":
@@ -202,13 +202,13 @@ class Publisher:
         if len(self._targets) > 1:
             self._current = (self._current + 1) % len(self._targets)  # failover: try the other ingest
         self._retry_at = time.monotonic() + self._backoff
-        self._emit("warning", "output_reconnect_scheduled", dict(output=self.label, target=self.target, in_s=round(self._backoff, 2)))
+        self._emit("warning", "output_reconnect_scheduled", {"output": self.label, "target": self.target, "in_s": round(self._backoff, 2)})
         self._backoff = min(self._backoff * 2, self._settings.reconnect_max_s)
 
     def _error(self, message: str) -> None:
         text = mask_text(f"{self.label} → {self.target}: {message}")
         self.errors.append(text)
-        self._emit("warning", "output_error", dict(output=self.label, error=text))
+        self._emit("warning", "output_error", {"output": self.label, "error": text})
 
 
 _STOP = object()

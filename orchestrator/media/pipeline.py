@@ -19,8 +19,8 @@ from orchestrator.media.clip import ClipError, ClipReader
 from orchestrator.media.encoder import AudioEncoder, EncodedPacket, VideoEncoder
 from orchestrator.media.frames import Audio, Fitter, silence
 from orchestrator.media.outputs import Samples
-from orchestrator.media.sinks import OutputSink
 from orchestrator.media.settings import MediaSettings
+from orchestrator.media.sinks import OutputSink
 from orchestrator.media.slate import SlateRenderer
 from orchestrator.media.sources import ClipRuntime, Picture, Recoverable, SlateRuntime, Tick, Unavailable, VideoRuntime
 from orchestrator.media.switcher import CueQueue
@@ -239,8 +239,8 @@ class SessionPipeline:
                 try:
                     if runtime is not None:
                         runtime.close()
-                except Exception:
-                    pass
+                except Exception:  # noqa: BLE001 — a broken source may fail to close too; it is dropped either way
+                    log.warning("source_close_failed", session=self.session_id, source=runtime.name if runtime else None)
             self._wanted = None
             self._video = SlateRuntime(self.programme.standby, self._renderer)
             for mix in self._mixes.values():
@@ -332,7 +332,7 @@ class SessionPipeline:
         if video.kind == VideoKind.CLIP:
             try:
                 return ClipRuntime(self._take_preroll(cue), self._settings.fps)
-            except Exception as exc:  # whatever a file does, the programme goes on
+            except Exception as exc:  # noqa: BLE001 — whatever a file does, the programme goes on
                 return Unavailable(f"clip {video.clip_path}", str(exc))
         live = self._live.video(video, self._settings, Fitter(self._settings.width, self._settings.height))
         if live is not None:

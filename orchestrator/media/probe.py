@@ -4,6 +4,7 @@ the tests): codecs, size, rate, keyframe spacing, audio format, timestamp sanity
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 from typing import Any
 
 import av
@@ -80,7 +81,7 @@ def probe(path_or_url: str, *, max_seconds: float | None = None, timeout: tuple[
         if len(video_dts) > 1 and video_dts[-1] > video_dts[0]:
             # FLV keeps milliseconds, so the container's rate guess is off; measure it instead.
             info["fps"] = round((len(video_dts) - 1) / (video_dts[-1] - video_dts[0]), 2)
-        intervals = [b - a for a, b in zip(key_frames, key_frames[1:])]
+        intervals = [b - a for a, b in pairwise(key_frames)]
         if intervals:
             info["keyframe_intervals"] = dict(Counter(intervals))
             info["keyframe_interval"] = max(intervals)

@@ -71,14 +71,14 @@ class _Popen(multiprocessing.popen_forkserver.Popen):
 
             multiprocessing.spawn.get_preparation_data = without_main  # type: ignore[assignment]
             try:
-                super()._launch(process_obj)
+                super()._launch(process_obj)  # type: ignore[misc]  # private in the stdlib, unchanged since 3.4
             finally:
                 multiprocessing.spawn.get_preparation_data = original  # type: ignore[assignment]
 
 
 class _Process(multiprocessing.context.ForkServerProcess):
     @staticmethod
-    def _Popen(process_obj: Any) -> _Popen:  # noqa: N802 — the name multiprocessing calls
+    def _Popen(process_obj: Any) -> _Popen:
         return _Popen(process_obj)
 
 
@@ -151,7 +151,7 @@ class ProcessWriter:
         while not stopping:
             try:
                 proc, conn = self._spawn()
-            except Exception as exc:  # no process, no output; the programme goes on
+            except Exception as exc:  # noqa: BLE001 — no process, no output; the programme goes on
                 self._error(f"cannot start the publisher process: {exc!r}")
                 self._discard_until_stop()
                 return

@@ -39,7 +39,7 @@ class MediaSettings(BaseSettings):
     output_queue_s: float = 4.0
 
     @model_validator(mode="after")
-    def _check(self) -> "MediaSettings":
+    def _check(self) -> MediaSettings:
         if self.width % 2 or self.height % 2:
             raise ValueError(f"rendition {self.width}x{self.height} must have even sides (yuv420p)")
         if AUDIO_RATE % self.fps:

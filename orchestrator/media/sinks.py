@@ -15,8 +15,12 @@ from orchestrator.media.settings import MediaSettings
 
 
 class Writer(Protocol):
-    target: str
-    cpu_s: float  # CPU seconds spent outside this process (publisher processes)
+    @property
+    def target(self) -> str: ...
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds spent outside this process (publisher processes)."""
 
     def feed(self, packets: list[EncodedPacket]) -> None: ...
 
@@ -27,7 +31,7 @@ class OutputSink:
     def __init__(self, spec: OutputSpec, samples: Samples, settings: MediaSettings, request_keyframe: Callable[[], None]) -> None:
         self.spec = spec
         label = f"{spec.session_id}/{spec.destination_id}"
-        kind: type[ThreadWriter] | type[ProcessWriter] = ThreadWriter if spec.kind == "file" else ProcessWriter
+        kind: type[ThreadWriter | ProcessWriter] = ThreadWriter if spec.kind == "file" else ProcessWriter
         writer: Callable[..., Writer] = functools.partial(
             kind,
             session_id=spec.session_id,

@@ -101,7 +101,7 @@ async def main() -> None:
             await asyncio.sleep(0.2)
         (report,) = await media.stop("switch")
         applied = {a.cue_id: a for a in media.applied_cues()}
-    recording = sorted((work / "recorded").rglob("switch*.flv"))[-1]
+    recording = max((work / "recorded").rglob("switch*.flv"))
     colours = decoded_colours(recording)
 
     late: list[int] = []

@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from media_clips import make_clip
 from media_helpers import BLUE, GREEN, RED
 

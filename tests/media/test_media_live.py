@@ -14,9 +14,9 @@ from aiortc import RTCPeerConnection
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
-
 from media_clips import dominant_hz, make_clip
 from media_helpers import BLUE, GREEN, T, audio_window, compressed_clock, decode, floor, is_colour, programme, tone
+
 from orchestrator.engine.ports import IngestTarget, OutputSpec
 from orchestrator.media import MediaProgramme, MediaSettings
 from orchestrator.media.live import RemoteSourceRegistry

@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from media_clips import dominant_hz, rms
 from media_helpers import (
     BLUE,
@@ -25,6 +24,7 @@ from media_helpers import (
     slate_cue,
     tone,
 )
+
 from orchestrator.clock import Clock
 from orchestrator.engine.ports import CueApplied, IngestTarget, OutputSpec
 from orchestrator.media import MediaProgramme, MediaSettings, UnknownSession, probe

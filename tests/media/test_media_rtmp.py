@@ -8,17 +8,16 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import av
 import av.error
 import numpy as np
 import pytest
-from pydantic import SecretStr
-
 from media_clips import dominant_hz
 from media_helpers import RED, T, clip_cue, compressed_clock, decode, floor, is_colour, programme, tone
+from pydantic import SecretStr
+
 from orchestrator.engine.ports import IngestTarget, OutputSpec
 from orchestrator.media import MediaProgramme, MediaSettings, probe
 from orchestrator.platforms import rtmp_server as rtmp_module
@@ -81,7 +80,7 @@ class Viewer:
                             return
         except (av.error.ExitError, av.error.EOFError):
             pass
-        except Exception as exc:  # reported by the test
+        except Exception as exc:  # noqa: BLE001 — the test reports it
             self.error = repr(exc)
 
 
@@ -192,7 +191,7 @@ async def test_stream_survives_a_server_restart(server: RtmpServer, tmp_path: Pa
     assert rec["video_frames"] == pipeline.stats.frames and rec["monotonic"]
     assert max(rec["keyframe_intervals"]) <= 60
     # What nginx recorded after the restart starts on a keyframe and decodes.
-    after = sorted((tmp_path / "recorded").rglob("restart-key*.flv"), key=lambda p: p.stat().st_mtime)[-1]
+    after = max((tmp_path / "recorded").rglob("restart-key*.flv"), key=lambda p: p.stat().st_mtime)
     again = decode(after)
     assert again.keyframes[0] == 0 and len(again.colours) >= 30
 

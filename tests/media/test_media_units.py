@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from av.video.frame import VideoFrame
-
 from media_clips import dominant_hz, make_clip
 from media_helpers import RED, T, clip_cue, is_colour, tone
+
 from orchestrator.media import probe
 from orchestrator.media.audio import FADE_SAMPLES, LanguageMix, Silence, Tone, crossfade, feed_input
 from orchestrator.media.clip import ClipReader, check_clip
