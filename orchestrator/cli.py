@@ -99,6 +99,27 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     return 0 if s["failed"] == 0 and s["not_run"] == 0 else 1
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the event live on the system clock; safe to restart (the journal remembers)."""
+    from orchestrator.app import AppSettings, run_live, summary
+
+    schedule = _load(args.file)
+    overrides = {k: v for k, v in (("state_dir", args.state_dir), ("recordings_dir", args.recordings_dir),
+                                   ("media_dir", args.media_dir), ("secrets_file", args.secrets)) if v}  # fmt: skip
+    settings = AppSettings(**overrides)
+    try:
+        runner = asyncio.run(run_live(schedule, settings, only=set(args.only) if args.only else None))
+    except KeyError as exc:
+        print(f"{args.file}: {exc.args[0]}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume from the journal", file=sys.stderr)
+        return 130
+    result = summary(runner)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0 if result["failed"] == 0 else 1
+
+
 def cmd_emulate(args: argparse.Namespace) -> int:
     """Serve a platform emulator on loopback until interrupted (prints its base URL when ready)."""
     try:
@@ -186,6 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rtmp", metavar="URL", help="push every destination to URL/<destination id> on your own server")
     p.set_defaults(func=cmd_rehearse)
+
+    p = sub.add_parser("run", help="run the event live on the system clock (resumable: the journal remembers)")
+    p.add_argument("file")
+    p.add_argument("--only", nargs="+", metavar="SESSION_ID")
+    p.add_argument("--state-dir", help="where the journal lives (default state/, env SUMMIT_STATE_DIR)")
+    p.add_argument("--recordings-dir", help="file destinations (default recordings/)")
+    p.add_argument("--media-dir", help="clips (default media/)")
+    p.add_argument("--secrets", help="credentials file (default: SUMMIT_SECRETS_FILE and the environment)")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("emulate", help="serve a local emulator of a platform's live API")
     emu = p.add_subparsers(dest="platform", required=True)

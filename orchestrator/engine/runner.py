@@ -12,7 +12,7 @@ was missed is handled by a clear policy (see `_missed`).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Callable, Mapping
 
@@ -125,6 +125,13 @@ class Runner:
                 misfire_grace_time=None,  # late is better than never: the job reports its lateness
                 coalesce=True,
             )
+        to_resume = [
+            sid
+            for sid, m in self.machines.items()
+            if m.state in (SessionState.STANDBY, SessionState.LIVE, SessionState.OVERRUN)
+        ]
+        for sid in to_resume:
+            await self._resume(sid)
         for action in self._missed(missed):
             self._spawn(self._execute(action))
         self._scheduler.start()
@@ -160,6 +167,49 @@ class Runner:
                 m = self.machines[action.session]
                 if m.can(target):
                     m.move(target, action.at)
+
+    async def _resume(self, sid: str) -> None:
+        """Restarted while a session was on stand-by or on air: the journal has its actions, but the
+        media died with the old process. Rebuild it: programme, outputs that were attached and not
+        ended (their ingest asked again of the idempotent adapters), and the cue due now, at the
+        offset into the segment that the clock says."""
+        log.warning("session_resumed", session=sid, state=self.machines[sid].state.value)
+        self.notifier.alert("warning", f"session '{sid}' resumed after a restart", session=sid)
+        session = self.schedule.session(sid)
+        try:
+            await self.programme.prepare(self.plan.programmes[sid])
+            await self.programme.start(sid)
+            for action in self.plan.for_session(sid):
+                if action.kind != ActionKind.STANDBY or action.destination is None:
+                    continue
+                if not self.journal.done(action.id) or self.journal.done(f"{sid}/{action.destination}/end"):
+                    continue
+                did = action.destination
+                dest = self.destinations[did]
+                prepared = await self.platforms[did].prepare(f"{sid}/{did}/prepare", session, dest)
+                self.prepared[(sid, did)] = prepared
+                await self.programme.attach_output(self._output(sid, dest, prepared))
+            now = self.clock.now()
+            current = [a for a in self.plan.for_session(sid) if a.kind == ActionKind.CUE and a.at <= now]
+            if current and current[-1].cue is not None:
+                cue = current[-1].cue
+                elapsed = (now - cue.at).total_seconds()
+                video = replace(cue.video, clip_offset_s=cue.video.clip_offset_s + elapsed)
+                self.programme.arm(sid, replace(cue, video=video))
+        except Exception as exc:  # noqa: BLE001 - the rest of the event goes on
+            message = mask_text(str(exc) or type(exc).__name__)
+            log.error("session_resume_failed", session=sid, error=message)
+            self.notifier.alert("error", f"session '{sid}' could not be resumed: {message}", session=sid)
+
+    def _output(self, sid: str, dest: Destination, prepared: PreparedDestination) -> OutputSpec:
+        return OutputSpec(
+            destination_id=dest.id,
+            session_id=sid,
+            language=dest.language,
+            kind="file" if dest.kind == "file" else "rtmp",
+            primary=prepared.primary,
+            backup=prepared.backup,
+        )
 
     def _missed(self, missed: list[Action]) -> list[Action]:
         """Policy for actions whose time passed while we were not running:
@@ -306,16 +356,7 @@ class Runner:
                 self.prepared[(sid, did)] = prepared
             if prepared is None:
                 raise RuntimeError(f"destination '{did}' was not prepared for session '{sid}': nothing to push to")
-            await self.programme.attach_output(
-                OutputSpec(
-                    destination_id=did,
-                    session_id=sid,
-                    language=dest.language,
-                    kind="file" if dest.kind == "file" else "rtmp",
-                    primary=prepared.primary,
-                    backup=prepared.backup,
-                )
-            )
+            await self.programme.attach_output(self._output(sid, dest, prepared))
             return None
         if action.kind == ActionKind.GO_LIVE:
             await platform.go_live(action.id, session, dest)

@@ -69,6 +69,7 @@ class FilePlatform:
             ) from None
         if not os.access(path.parent, os.W_OK):
             raise DestinationFailed(d.id, "notWritable", f"{path.parent} is not writable", session=session.id)
+        path = _next_free(path)
         log.info("file_destination_prepared", destination=d.id, session=session.id, path=str(path))
         return PreparedDestination(destination_id=d.id, session_id=session.id, primary=IngestTarget(str(path)))
 
@@ -93,6 +94,16 @@ class FilePlatform:
         if before is not None and size <= before[1]:
             return DestinationHealth(d.id, ok=False, status="stalled", detail=f"{path} stopped growing at {size} bytes")
         return DestinationHealth(d.id, ok=True, status="recording", detail=f"{path}: {size} bytes")
+
+
+def _next_free(path: Path) -> Path:
+    """A recording is never overwritten: after a restart mid-session the rest goes to `name.part2.flv`."""
+    n = 1
+    candidate = path
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}.part{n}{path.suffix}")
+    return candidate
 
 
 def _file(destination: Any) -> FileDestination:
