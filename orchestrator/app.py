@@ -44,6 +44,7 @@ async def run_live(
     clock: Clock | None = None,
     notifier: Notifier | None = None,
     only: set[str] | None = None,
+    dashboard_port: int | None = None,
 ) -> Runner:
     """Run the event on the real clock until its last action; returns the finished runner."""
     from orchestrator.media.programme import MediaProgramme
@@ -54,6 +55,12 @@ async def run_live(
 
     clock = clock or SystemClock()
     notifier = notifier or LogNotifier()
+    hub = None
+    if dashboard_port is not None:
+        from orchestrator.web.hub import DashboardHub
+
+        hub = DashboardHub(schedule, clock, forward=notifier)
+        notifier = hub
     the_plan = plan(schedule, PlanSettings(media_root=str(settings.media_dir)), only=only)
     journal = SqliteJournal(settings.state_dir / f"{schedule.event.id}.sqlite")
     credentials = CredentialStore(settings.secrets_file) if settings.secrets_file else CredentialStore.from_env()
@@ -82,9 +89,13 @@ async def run_live(
             notifier=notifier,
             settings=RunnerSettings(),
         )
-        attach = getattr(notifier, "attach", None)
-        if attach is not None:
-            attach(runner)
+        if hub is not None:
+            from orchestrator.web.app import serve_dashboard
+
+            hub.attach(runner)
+            web_runner, url = await serve_dashboard(hub, port=dashboard_port)
+            stack.push_async_callback(web_runner.cleanup)
+            print(f"dashboard: {url}", flush=True)
         log.info("live_run_started", event_id=schedule.event.id, actions=len(the_plan.actions), journal=journal.path)
         await runner.run()
     return runner

@@ -83,6 +83,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         progress=progress,
         outputs=args.outputs,
         rtmp_url=args.rtmp,
+        dashboard_port=args.dashboard,
     )
     try:
         report = asyncio.run(rehearse(schedule, options))
@@ -108,7 +109,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                                    ("media_dir", args.media_dir), ("secrets_file", args.secrets)) if v}  # fmt: skip
     settings = AppSettings(**overrides)
     try:
-        runner = asyncio.run(run_live(schedule, settings, only=set(args.only) if args.only else None))
+        runner = asyncio.run(
+            run_live(schedule, settings, only=set(args.only) if args.only else None, dashboard_port=args.dashboard)
+        )
     except KeyError as exc:
         print(f"{args.file}: {exc.args[0]}", file=sys.stderr)
         return EXIT_INVALID
@@ -206,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "nginx-rtmp is installed); files: every destination recorded to a file",
     )
     p.add_argument("--rtmp", metavar="URL", help="push every destination to URL/<destination id> on your own server")
+    p.add_argument("--dashboard", type=int, metavar="PORT", help="serve the operators' dashboard on 127.0.0.1:PORT")
     p.set_defaults(func=cmd_rehearse)
 
     p = sub.add_parser("run", help="run the event live on the system clock (resumable: the journal remembers)")
@@ -215,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recordings-dir", help="file destinations (default recordings/)")
     p.add_argument("--media-dir", help="clips (default media/)")
     p.add_argument("--secrets", help="credentials file (default: SUMMIT_SECRETS_FILE and the environment)")
+    p.add_argument("--dashboard", type=int, metavar="PORT", help="serve the operators' dashboard on 127.0.0.1:PORT")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("emulate", help="serve a local emulator of a platform's live API")

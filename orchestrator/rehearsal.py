@@ -47,6 +47,7 @@ class RehearsalOptions:
     # nginx-rtmp is installed, else files.
     outputs: str = "auto"
     rtmp_url: str | None = None
+    dashboard_port: int | None = None  # serve the operators' dashboard on 127.0.0.1:PORT (0: any free port)
 
 
 def default_run_dir(event_id: str) -> Path:
@@ -100,7 +101,12 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
     the_plan = plan(schedule, PlanSettings(media_root=str(options.media_dir)), only=options.only or None)
     clock = rehearsal_clock(the_plan, options.speed, options.start_in_s, options.gap_s)
     journal = SqliteJournal(run_dir / "journal.sqlite")
-    notifier = LogNotifier()
+    log_notifier = LogNotifier()  # keeps the alerts for the report
+    notifier: Any = log_notifier
+    if options.dashboard_port is not None:
+        from orchestrator.web.hub import DashboardHub
+
+        notifier = DashboardHub(schedule, clock, forward=log_notifier)
     programme = MediaProgramme(clock, MediaSettings())
     mode = resolve_outputs(options)
     started = time.time()
@@ -118,6 +124,13 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
             notifier=notifier,
             settings=RunnerSettings(),
         )
+        if options.dashboard_port is not None:
+            from orchestrator.web.app import serve_dashboard
+
+            notifier.attach(runner)
+            web_runner, url = await serve_dashboard(notifier, port=options.dashboard_port)
+            stack.push_async_callback(web_runner.cleanup)
+            print(f"dashboard: {url}", flush=True)
         log.info(
             "rehearsal_started",
             event_id=schedule.event.id,
@@ -146,7 +159,7 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
             recordings = {k: mask_text(p.primary.publish_url().get_secret_value()) for k, p in runner.prepared.items()}
     wall_s = time.time() - started
     report = await asyncio.get_running_loop().run_in_executor(
-        None, build_report, schedule, the_plan, journal, runner, options, wall_s, run_dir, notifier.alerts, recordings, mode
+        None, build_report, schedule, the_plan, journal, runner, options, wall_s, run_dir, log_notifier.alerts, recordings, mode
     )
     journal.close()
     report_path = options.report_path or run_dir / "report.json"
@@ -164,7 +177,7 @@ async def _wire_outputs(
     run_dir: Path,
     clock: CompressedClock,
     journal: SqliteJournal,
-    notifier: LogNotifier,
+    notifier: Any,
 ) -> tuple[dict[str, Any], dict[str, Any], Any]:
     """Destinations and the platform serving each, for the chosen output mode; and the local
     RTMP server whose recordings are read back (platforms mode)."""
