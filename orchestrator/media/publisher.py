@@ -10,6 +10,7 @@ travels in the pickled arguments, never on a command line."""
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
@@ -122,6 +123,8 @@ class ProcessWriter:
         self.restarts = 0
         self.cpu_s = 0.0  # CPU seconds the publisher process(es) used (they are not our children)
         self._receiver: threading.Thread | None = None
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self._unacked: collections.deque[float] = collections.deque()  # when each unanswered batch was sent
         # Starting the process is left to the sender thread: the caller may be the event loop.
         self._thread = threading.Thread(target=self._send_loop, name=f"output {label}", daemon=True)
         self._thread.start()
@@ -131,8 +134,16 @@ class ProcessWriter:
         return " | ".join(mask_text(t.publish_url().get_secret_value()) for t in self._targets)
 
     def feed(self, packets: list[EncodedPacket]) -> None:
-        if self._queue.qsize() >= self._max_queue:
-            self._drop(f"publisher process fell more than {self._max_queue} frames behind; packets dropped")
+        oldest = self._unacked[0] if self._unacked else None
+        if self._queue.qsize() >= self._max_queue or (oldest is not None and time.monotonic() - oldest > self._settings.output_queue_s):
+            # The child has not finished a batch for that long: it hangs in libavformat (a connect
+            # or a write to a peer that vanished without a reset; no timeout can be set there).
+            # Kill it; the sender thread starts a fresh one, which reconnects.
+            self._drop(f"publisher stuck for {self._settings.output_queue_s:g} s; packets dropped, restarting it")
+            self._unacked.clear()
+            proc = self._proc
+            if proc is not None and proc.is_alive():
+                proc.kill()
         self._queue.put(packets)
 
     def close(self, timeout: float = 15.0) -> OutputReport:
@@ -167,9 +178,10 @@ class ProcessWriter:
             if self._receiver is not None:
                 self._receiver.join(5)  # the child's exit closed its end: the receiver has its EOF
             conn.close()
+            self._unacked.clear()
             if not stopping:
                 self.restarts += 1
-                self._error(f"publisher process died (exit code {proc.exitcode}); restarting")
+                self._error(f"publisher process ended (exit code {proc.exitcode}); starting another")
                 time.sleep(min(self._settings.reconnect_max_s, self._settings.reconnect_initial_s * 2**self.restarts))
 
     def _spawn(self) -> tuple[multiprocessing.process.BaseProcess, multiprocessing.connection.Connection]:
@@ -186,6 +198,7 @@ class ProcessWriter:
         }
         proc = _Process(target=_child_main, args=(child, config), name=f"publisher {self.label}", daemon=True)
         proc.start()
+        self._proc = proc
         child.close()
         self._receiver = threading.Thread(target=self._receive_loop, args=(parent,), name=f"output {self.label} receiver", daemon=True)
         self._receiver.start()
@@ -200,6 +213,7 @@ class ProcessWriter:
             if not samples_sent and self._samples.video is not None:
                 conn.send(("samples", self._samples.video, self._samples.audio.get(self._language)))
                 samples_sent = True
+            self._unacked.append(time.monotonic())  # before sending: the ack may come back at once
             conn.send(("packets", packets))
 
         try:
@@ -233,7 +247,10 @@ class ProcessWriter:
             except (EOFError, OSError):
                 return
             kind = message[0]
-            if kind == "keyframe":
+            if kind == "ack":
+                if self._unacked:
+                    self._unacked.popleft()
+            elif kind == "keyframe":
                 self._request_keyframe()
             elif kind == "log":
                 _level, event, fields = message[1:]
@@ -302,6 +319,7 @@ def _child_main(conn: multiprocessing.connection.Connection, config: dict[str, A
             if kind == "packets":
                 for packet in message[1]:
                     publisher.handle(packet)
+                send(("ack",))  # the parent's proof that we are not hanging
             elif kind == "samples":
                 samples.video = message[1]
                 if message[2] is not None:

@@ -206,19 +206,24 @@ async def test_an_ingest_that_never_answers_does_not_stall_the_programme(tmp_pat
 
     silent = await asyncio.start_server(accept, "127.0.0.1", 0)
     port = silent.sockets[0].getsockname()[1]
-    media = MediaProgramme(compressed_clock(speed=60), MediaSettings())
+    media = MediaProgramme(compressed_clock(speed=60), MediaSettings(output_queue_s=2.0))
     await media.prepare(programme())
     await media.attach_output(rtmp_output("stuck", "ko", f"rtmp://127.0.0.1:{port}/live", "stuck-key"))
     await media.attach_output(OutputSpec("rec", "s1", "ko", "file", IngestTarget(str(tmp_path / "rec.flv"))))
     await media.start("s1")
     pipeline = media.pipeline("s1")
-    await asyncio.sleep(2.5)
+    await asyncio.sleep(4.0)
     made, elapsed = pipeline.stats.frames, time.time() - pipeline.t0
     reports = {r.destination_id: r for r in await media.stop("s1")}
     silent.close()
     for w in silent_peers:
         w.close()
-    assert silent_peers, "the publisher never tried to connect"
     assert abs(made - elapsed * FPS) <= 10  # the programme kept its pace
-    assert reports["rec"].frames == probe(str(tmp_path / "rec.flv"))["video_frames"] >= 60
-    assert reports["stuck"].frames == 0 and any("did not report" in e for e in reports["stuck"].errors)
+    assert reports["rec"].frames == probe(str(tmp_path / "rec.flv"))["video_frames"] >= 100
+    # The hung publisher was found out after 2 s, killed and replaced; the new one tried again.
+    stuck = reports["stuck"]
+    assert stuck.frames == 0
+    assert any("stuck for 2 s" in e for e in stuck.errors), stuck.errors
+    assert any("starting another" in e for e in stuck.errors), stuck.errors
+    assert len(silent_peers) >= 2
+    assert "stuck-key" not in " ".join(stuck.errors)
