@@ -16,8 +16,22 @@ def _mask_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]
     return {k: mask_value(v) for k, v in event_dict.items()}
 
 
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is at the moment of writing (it may be replaced, e.g. by a
+    test runner capturing output, after logging was configured)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(fmt: str = "console", level: str = "info", stream: Any = None) -> None:
-    stream = stream or sys.stderr
+    stream = stream or _CurrentStderr()
     lvl = logging.getLevelName(level.upper())
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
