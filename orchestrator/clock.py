@@ -162,26 +162,15 @@ class CompressedClock:
         return de / dw if dw > 0 else self.speed
 
 
-class ManualClock:
+class ManualClock(SystemClock):
     """A clock tests move by hand: event time is wall time, and wall time is whatever was set."""
 
     def __init__(self, start: datetime) -> None:
         self._t = _utc(start).timestamp()
+        super().__init__(wall=self.wall)
 
     def advance(self, delta: timedelta | float) -> None:
         self._t += delta.total_seconds() if isinstance(delta, timedelta) else delta
 
     def wall(self) -> float:
         return self._t
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self._t, UTC)
-
-    def to_wall(self, event_time: datetime) -> float:
-        return _utc(event_time).timestamp()
-
-    def to_event(self, wall: float) -> datetime:
-        return datetime.fromtimestamp(wall, UTC)
-
-    def rate_at(self, event_time: datetime) -> float:
-        return 1.0
