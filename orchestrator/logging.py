@@ -43,7 +43,8 @@ def configure_logging(fmt: str = "console", level: str = "info", stream: Any = N
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
+            # JSON lines carry the traceback as text; the console renderer prints it itself.
+            *([structlog.processors.format_exc_info] if fmt == "json" else []),
             _mask_secrets,
             renderer,
         ],

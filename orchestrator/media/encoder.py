@@ -14,13 +14,13 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from av.audio.frame import AudioFrame
 from av.audio.codeccontext import AudioCodecContext
+from av.audio.frame import AudioFrame
 from av.codec.context import CodecContext, Flags
-from av.video.codeccontext import VideoCodecContext
 from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
+from av.video.codeccontext import VideoCodecContext
 from av.video.frame import PictureType, VideoFrame
 
 from orchestrator.media.frames import Audio, AudioBuffer, silence

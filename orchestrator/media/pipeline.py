@@ -334,6 +334,9 @@ class SessionPipeline:
                 return ClipRuntime(self._take_preroll(cue), self._settings.fps)
             except Exception as exc:  # noqa: BLE001 — whatever a file does, the programme goes on
                 return Unavailable(f"clip {video.clip_path}", str(exc))
+        if video.kind == VideoKind.STUDIO and not video.url:
+            # No studio feed in this event (an online-only summit): the studio segment is its card.
+            return SlateRuntime(video.slate or self.programme.standby, self._renderer)
         live = self._live.video(video, self._settings, Fitter(self._settings.width, self._settings.height))
         if live is not None:
             return live
