@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
+import numpy as np
 import structlog
 from av.video.frame import VideoFrame
 
@@ -92,6 +93,7 @@ class SessionPipeline:
         self._cue_frame = 0
         self._mixes: dict[str, LanguageMix] = {}
         self._wanted: Recoverable | None = None  # a live source that failed and may come back
+        self._fading: tuple[VideoRuntime, int, int] | None = None  # (outgoing source, first frame, frames)
         self._warmed: set[str] = set()
 
     # -- called from the event loop --------------------------------------------------------
@@ -200,6 +202,7 @@ class SessionPipeline:
             self.error = f"session {self.session_id}: programme failed: {exc!r}"
             log.exception("programme_failed", session=self.session_id)
         finally:
+            self._end_fade()
             for runtime in (self._video, self._wanted):
                 if runtime is not None:
                     runtime.close()
@@ -242,6 +245,7 @@ class SessionPipeline:
                 except Exception:  # noqa: BLE001 — a broken source may fail to close too; it is dropped either way
                     log.warning("source_close_failed", session=self.session_id, source=runtime.name if runtime else None)
             self._wanted = None
+            self._fading = None  # closed with the rest, or dropped if it cannot be
             self._video = SlateRuntime(self.programme.standby, self._renderer)
             for mix in self._mixes.values():
                 mix.close()
@@ -265,6 +269,8 @@ class SessionPipeline:
         picture, fallback = self._render(tick)
         if fallback is not None:
             floor_before = silence(tick.samples)  # the failed source has nothing to fade out
+        if self._fading is not None:
+            picture = self._dissolve(tick, picture)
         if applied is not None:
             self._record(applied, tick, fallback)
         sounds = {lang: mix.mix(tick.samples, picture.audio, floor_before) for lang, mix in self._mixes.items()}
@@ -302,10 +308,39 @@ class SessionPipeline:
             self._wanted.close()
             self._wanted = None
         self._cue, self._cue_frame = cue, tick.index
-        floor_before = self._replace(tick, self._open(cue, tick), keep_old=False)
+        self._end_fade()
+        fade_frames = round(cue.fade_s * self._settings.fps)
+        outgoing = self._video
+        floor_before = self._replace(tick, self._open(cue, tick), keep_old=fade_frames > 0)
+        if fade_frames > 0 and outgoing is not None:
+            self._fading = (outgoing, tick.index, fade_frames)
         for lang, mix in self._mixes.items():
             mix.route(cue.audio.get(lang, FLOOR), self._audio_input)
         return floor_before
+
+    def _dissolve(self, tick: Tick, incoming: Picture) -> Picture:
+        """During a fade, mix the outgoing picture into the incoming one; the first frame of the fade
+        is the cue's frame, the last one shows the incoming source alone."""
+        assert self._fading is not None
+        old, start, frames = self._fading
+        k = tick.index - start
+        if k >= frames:
+            self._end_fade()
+            return incoming
+        before = old.render(tick)
+        if before is None:  # the outgoing source gave out: finish the fade at once
+            self._end_fade()
+            return incoming
+        alpha = (k + 1) / (frames + 1)
+        a = before.video.to_ndarray().astype(np.float32)
+        b = incoming.video.to_ndarray().astype(np.float32)
+        mixed = (a + (b - a) * alpha).round().astype(np.uint8)
+        return Picture(VideoFrame.from_ndarray(mixed, format="yuv420p"), incoming.audio)
+
+    def _end_fade(self) -> None:
+        if self._fading is not None:
+            self._fading[0].close()
+            self._fading = None
 
     def _replace(self, tick: Tick, runtime: VideoRuntime, keep_old: bool) -> Audio:
         """Show `runtime` from this frame on; returns the outgoing source's sound for the fade."""

@@ -237,6 +237,7 @@ def session_programme(schedule: Schedule, session: Session, settings: PlanSettin
                 video=_video(schedule, session, seg, settings, title),
                 audio=_audio(schedule, session, spoken, languages, settings),
                 spoken_language=spoken,
+                fade_s=seg.fade_ms / 1000 if seg.transition == "fade" else 0.0,
             )
         )
         length = segment_duration(schedule, seg)

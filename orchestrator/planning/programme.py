@@ -72,6 +72,7 @@ class Cue:
     video: VideoSource
     audio: dict[str, AudioSource]  # output language → its audio
     spoken_language: str | None = None
+    fade_s: float = 0.0  # 0: a cut; else the picture dissolves from the previous source over this long
 
 
 @dataclass(frozen=True)

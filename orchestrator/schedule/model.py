@@ -237,6 +237,8 @@ class SegmentBase(Strict):
     title: str | None = None
     duration: Duration | None = None
     language: LanguageCode | None = Field(None, description="language spoken; defaults from the speaker")
+    transition: Literal["cut", "fade"] = Field("cut", description="how this segment takes the programme")
+    fade_ms: int = Field(500, ge=40, le=5000, description="length of a fade")
 
 
 class StudioSegment(SegmentBase):

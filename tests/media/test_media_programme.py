@@ -279,3 +279,32 @@ async def test_a_source_that_raises_shows_standby_and_the_stream_goes_on(tmp_pat
     assert len(fallbacks) == 1 and "decoder exploded" in fallbacks[0] and "Opening Ceremony" in fallbacks[0]
     info = probe(str(tmp_path / "out" / "en-file.flv"))
     assert info["video_frames"] == pipeline.stats.frames and info["monotonic"]
+
+
+async def test_a_fade_dissolves_from_the_outgoing_source(tmp_path: Path, red_clip: Path, blue_clip: Path) -> None:
+    """A cue with a fade starts dissolving on its frame and shows the new source alone after it."""
+    from dataclasses import replace
+
+    clock = compressed_clock(speed=60, lead_s=0.5)
+    c1 = clip_cue("c1", T, red_clip, {"ko": floor()})
+    c2 = replace(clip_cue("c2", T + timedelta(seconds=60), blue_clip, {"ko": floor()}), fade_s=0.5)  # 15 frames
+    media = MediaProgramme(clock, MediaSettings(pacing="asap"))
+    await media.prepare(programme(c1, c2))
+    for cue in (c1, c2):
+        media.arm("s1", cue)
+    await media.attach_output(file_output(tmp_path, "ko-file", "ko"))
+    await media.start("s1")
+    t0 = media.pipeline("s1").t0
+    cut = first_frame_at_or_after(clock, t0, c2.at)
+    await run_until(media, "s1", cut + 30)
+    await media.stop("s1")
+    assert {a.cue_id: a.frame_index for a in media.applied_cues()}["c2"] == cut
+
+    d = decode(tmp_path / "out" / "ko-file.flv")
+    assert is_colour(d.colours[cut - 1], RED)
+    middle = d.colours[cut + 7]  # half way: neither red nor blue, some of each
+    assert not is_colour(middle, RED) and not is_colour(middle, BLUE)
+    assert middle[0] > 40 and middle[2] > 40
+    reds = [d.colours[cut + k][0] for k in range(15)]
+    assert reds == sorted(reds, reverse=True)  # red drains steadily
+    assert is_colour(d.colours[cut + 15], BLUE) and is_colour(d.colours[cut + 25], BLUE)

@@ -89,3 +89,10 @@ def test_a_clip_speaks_its_own_language(two_sessions: Schedule) -> None:
     cue = plan(Schedule.model_validate(data)).programmes["climate"].cues[2]
     assert cue.spoken_language == "ko"
     assert cue.audio["ko"].kind == AudioKind.FLOOR and cue.audio["en"].kind == AudioKind.INTERPRETATION
+
+
+def test_a_segment_may_fade_in(two_sessions: Schedule) -> None:
+    data = two_sessions.model_dump()
+    data["sessions"][0]["rundown"][1].update(transition="fade", fade_ms=800)
+    cues = plan(Schedule.model_validate(data)).programmes["climate"].cues
+    assert cues[1].fade_s == 0.8 and cues[0].fade_s == 0.0 and cues[2].fade_s == 0.0
