@@ -24,7 +24,6 @@ from orchestrator.engine.journal import SqliteJournal
 from orchestrator.engine.runner import LogNotifier, Runner, RunnerSettings
 from orchestrator.planning.plan import Plan, PlanSettings, plan
 from orchestrator.schedule.model import FileDestination, RtmpDestination, Schedule
-from orchestrator.secrets import mask_text
 
 log = structlog.get_logger(__name__)
 
@@ -155,8 +154,9 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
             recordings |= collect_ingest_recordings(server, runner, run_dir / "recordings", clock)
         elif mode == "files":
             recordings = {k: p.primary.url for k, p in runner.prepared.items()}
-        else:
-            recordings = {k: mask_text(p.primary.publish_url().get_secret_value()) for k, p in runner.prepared.items()}
+        else:  # pushed as <rtmp_url>/<destination id>: the stream name is no secret
+            assert options.rtmp_url
+            recordings = {k: f"{options.rtmp_url.rstrip('/')}/{k[1]}" for k in runner.prepared}
     wall_s = time.time() - started
     report = await asyncio.get_running_loop().run_in_executor(
         None, build_report, schedule, the_plan, journal, runner, options, wall_s, run_dir, log_notifier.alerts, recordings, mode

@@ -69,3 +69,27 @@ async def test_a_cac_session_through_the_platform_emulators(tmp_path: Path) -> N
     # no stream key in the report: recordings are renamed after session and destination
     assert all(Path(o["path"]).name == f"{o['destination']}.flv" for o in report["outputs"])
     assert "FB-" not in text
+
+
+async def test_rehearsal_pushes_to_a_users_rtmp_server(tmp_path: Path) -> None:
+    """`--rtmp URL`: every destination is pushed to URL/<destination id> on a server the user runs."""
+    from orchestrator.platforms.rtmp_server import RtmpServer
+
+    schedule = load_schedule(DATA / "two-sessions.yaml")
+    async with RtmpServer(record_dir=tmp_path / "server") as server:
+        report = await rehearse(
+            schedule,
+            RehearsalOptions(
+                speed=600, only={"climate"}, run_dir=tmp_path / "run", media_dir=tmp_path / "media",
+                progress=False, rtmp_url=server.url,
+            ),  # fmt: skip
+        )
+        recorded = server.recordings_of()
+    assert report["outputs_mode"] == "rtmp" and report["summary"]["failed"] == 0
+    assert {o["path"] for o in report["outputs"]} == {f"{server.url}/rec-ko", f"{server.url}/rec-en"}
+    assert recorded is not None
+    for dest in ("rec-ko", "rec-en"):
+        files = list(recorded.glob(f"{dest}-*.flv"))
+        assert files, f"nothing arrived for {dest}"
+        with av.open(str(max(files, key=lambda f: f.stat().st_size))) as f:
+            assert f.streams.video[0].codec_context.name == "h264" and f.streams.audio[0].codec_context.name == "aac"
