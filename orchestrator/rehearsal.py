@@ -88,6 +88,7 @@ def recording_destinations(schedule: Schedule) -> dict[str, FileDestination]:
 async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, Any]:
     from orchestrator.media.demo_clips import ensure_demo_clips
     from orchestrator.media.programme import MediaProgramme
+    from orchestrator.media.live import RemoteSourceRegistry
     from orchestrator.media.settings import MediaSettings
 
     run_dir = options.run_dir or default_run_dir(schedule.event.id)
@@ -106,10 +107,13 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
         from orchestrator.web.hub import DashboardHub
 
         notifier = DashboardHub(schedule, clock, forward=log_notifier)
-    programme = MediaProgramme(clock, MediaSettings())
+    media_settings = MediaSettings()
+    live = RemoteSourceRegistry(media_settings)  # studio feeds (hybrid events) and, later, remote speakers
+    programme = MediaProgramme(clock, media_settings, live=live)
     mode = resolve_outputs(options)
     started = time.time()
     async with AsyncExitStack() as stack:
+        stack.push_async_callback(live.close)
         stack.push_async_callback(programme.close)
         destinations, platforms, server = await _wire_outputs(stack, mode, schedule, options, run_dir, clock, journal, notifier)
         runner = Runner(

@@ -93,3 +93,67 @@ async def test_rehearsal_pushes_to_a_users_rtmp_server(tmp_path: Path) -> None:
         assert files, f"nothing arrived for {dest}"
         with av.open(str(max(files, key=lambda f: f.stat().st_size))) as f:
             assert f.streams.video[0].codec_context.name == "h264" and f.streams.audio[0].codec_context.name == "aac"
+
+
+def _push_studio(url: str, seconds: float, stop) -> None:  # type: ignore[no-untyped-def]
+    """The studio mixer: a blue picture with a 500 Hz tone, pushed in real time."""
+    import time as _time
+
+    import numpy as np
+
+    with av.open(url, "w", format="flv", options={"flvflags": "no_duration_filesize"}) as out:
+        v = out.add_stream("libx264", rate=25, options={"tune": "zerolatency", "preset": "ultrafast", "g": "50"})
+        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
+        a = out.add_stream("aac", rate=48000, layout="stereo")
+        blue = np.zeros((180, 320, 3), np.uint8)
+        blue[..., 2] = 220
+        t0 = _time.time()
+        n = 0
+        while n < seconds * 25 and not stop.is_set():
+            frame = av.VideoFrame.from_ndarray(blue, format="rgb24")
+            frame.pts = n
+            out.mux(v.encode(frame))
+            t = (np.arange(1920) + n * 1920) / 48000
+            sound = (0.3 * np.sin(2 * np.pi * 500 * t)).astype(np.float32)
+            af = av.AudioFrame.from_ndarray(np.stack([sound, sound]), format="fltp", layout="stereo")
+            af.sample_rate, af.pts = 48000, n * 1920
+            out.mux(a.encode(af))
+            n += 1
+            _time.sleep(max(0.0, t0 + n / 25 - _time.time()))
+
+
+async def test_a_hybrid_event_shows_the_studio_feed(tmp_path: Path) -> None:
+    """The studio mixer pushes to an RTMP server; studio segments show that feed, not a card."""
+    import asyncio
+    import threading
+
+    from orchestrator.platforms.rtmp_server import RtmpServer
+    from orchestrator.schedule.model import Schedule
+
+    async with RtmpServer() as server:
+        stop = threading.Event()
+        pusher = asyncio.ensure_future(asyncio.to_thread(_push_studio, f"{server.url}/studio", 60, stop))
+        try:
+            await server.wait_for_publisher("studio", timeout=15)
+            data = load_schedule(DATA / "two-sessions.yaml").model_dump()
+            data["event"]["studio_feed"] = f"{server.url}/studio"
+            report = await rehearse(
+                Schedule.model_validate(data),
+                # At 200x the preparation (T-30 min) comes 9 s before the cue: time enough to open
+                # the RTMP feed (3-6 s of probing), as the half hour is live.
+                RehearsalOptions(
+                    speed=200, only={"climate"}, run_dir=tmp_path / "run", media_dir=tmp_path / "media",
+                    progress=False, outputs="files",
+                ),  # fmt: skip
+            )
+        finally:
+            stop.set()
+            await pusher
+    studio = next(a for a in report["actions"] if a["id"] == "climate/cue/02-studio")
+    assert studio["outcome"] == "ok" and "fallback" not in studio.get("detail", {}), studio
+    rec = next(o["path"] for o in report["outputs"] if o["destination"] == "rec-ko")
+    applied_frame = studio["detail"]["frame_index"]
+    with av.open(rec) as f:
+        frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
+    picture = frames[applied_frame + 15].reshape(-1, 3).mean(axis=0)
+    assert picture[2] > 150 and picture[0] < 60, picture  # the studio's blue is on air

@@ -48,6 +48,12 @@ class MediaProgramme:
         problems = await loop.run_in_executor(None, _check_clips, programme)
         for problem in problems:
             log.warning("clip_problem", session=programme.session_id, problem=problem)
+        if self._live is not None:
+            # A studio feed takes seconds to open (RTMP/SRT probing): start reading it now, at the
+            # session's preparation, not when its first cue comes near.
+            for cue in programme.cues:
+                if cue.video.kind == VideoKind.STUDIO and cue.video.url:
+                    self._live.warm(cue.video)
         current = self._pipelines.get(programme.session_id)
         if current is None or not current.running:
             self._pipelines[programme.session_id] = SessionPipeline(
