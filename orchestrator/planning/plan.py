@@ -16,6 +16,7 @@ For each session S (on air at T, off air at E) and each destination D carrying i
 from __future__ import annotations
 
 import posixpath
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -136,6 +137,9 @@ def plan(schedule: Schedule, settings: PlanSettings | None = None, only: set[str
         actions.append(Action(f"{sid}/end", ActionKind.END, sid, end, after=tuple(dest_ends), label="programme off"))
 
     actions.sort(key=Action.sort_key)
+    repeated = sorted(i for i, n in Counter(a.id for a in actions).items() if n > 1)
+    if repeated:  # ids key the journal and the platforms' idempotency: they must be unique
+        raise ValueError(f"the plan of event '{schedule.event.id}' has repeated action ids: {', '.join(repeated)}")
     return Plan(tuple(actions), programmes)
 
 
@@ -244,11 +248,13 @@ def session_programme(schedule: Schedule, session: Session, settings: PlanSettin
         at = at + (length or timedelta(0))
     if at < _utc(session.end):
         # The rundown ends early: a closing card holds the programme until the session's end.
+        taken = {c.segment_id for c in cues}
+        name = next(n for n in ("closing", "closing-card", *(f"closing-card-{i}" for i in range(2, 99))) if n not in taken)
         cues.append(
             Cue(
-                id=f"{session.id}/cue/closing",
+                id=f"{session.id}/cue/{name}",
                 at=at,
-                segment_id="closing",
+                segment_id=name,
                 label="closing card",
                 video=VideoSource(VideoKind.SLATE, slate=Slate(title, subtitle, "Thank you for watching")),
                 audio=_audio(schedule, session, None, languages, settings),

@@ -96,3 +96,19 @@ def test_a_segment_may_fade_in(two_sessions: Schedule) -> None:
     data["sessions"][0]["rundown"][1].update(transition="fade", fade_ms=800)
     cues = plan(Schedule.model_validate(data)).programmes["climate"].cues
     assert cues[1].fade_s == 0.8 and cues[0].fade_s == 0.0 and cues[2].fade_s == 0.0
+
+
+def test_a_segment_named_closing_does_not_clash_with_the_closing_card(two_sessions: Schedule) -> None:
+    data = two_sessions.model_dump()
+    data["sessions"][0]["rundown"][3]["id"] = "closing"  # the break is called "closing"
+    prog = plan(Schedule.model_validate(data)).programmes["climate"]
+    assert [c.segment_id for c in prog.cues][-2:] == ["closing", "closing-card"]
+
+
+def test_every_shipped_schedule_plans_with_unique_ids() -> None:
+    from orchestrator.schedule.loader import load_schedule
+    from tests.conftest import ROOT
+
+    for path in sorted((ROOT / "schedules").glob("*.yaml")):
+        ids = [a.id for a in plan(load_schedule(path)).actions]
+        assert len(ids) == len(set(ids)), path.name
