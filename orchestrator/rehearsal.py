@@ -239,8 +239,14 @@ def collect_ingest_recordings(
     folder = server.recordings_of()
     if folder is None:
         return found
-    files = sorted(folder.glob("*.flv"))
-    for (sid, did), prepared in runner.prepared.items():
+    unused = set(folder.glob("*.flv"))
+    # Sessions in the order they took their destinations: a file goes to the first that claims it.
+    def attached_at(item: tuple[tuple[str, str], Any]) -> float:
+        (sid, did), _ = item
+        r = runner.results.get(f"{sid}/{did}/standby")
+        return clock.to_wall(r.executed) if r is not None and r.executed is not None else float("inf")
+
+    for (sid, did), prepared in sorted(runner.prepared.items(), key=attached_at):
         if not prepared.primary.url.startswith("rtmp"):
             continue
         # nginx names the stream without the query string (Facebook keys carry one).
@@ -249,15 +255,19 @@ def collect_ingest_recordings(
         ended = runner.results.get(f"{sid}/{did}/end")
         if not key or attached is None or attached.executed is None:
             continue
-        t0 = clock.to_wall(attached.executed) - 2
-        t1 = clock.to_wall(ended.executed) + 2 if ended and ended.executed else float("inf")
-        mine = [f for f in files if f.stem.rsplit("-", 1)[0] == key and t0 <= _started(f) <= t1]
+        # nginx stamps whole seconds: a file of this session starts no earlier than a second before.
+        t0 = clock.to_wall(attached.executed) - 1
+        t1 = clock.to_wall(ended.executed) + 1 if ended and ended.executed else float("inf")
+        mine = [f for f in unused if f.stem.rsplit("-", 1)[0] == key and t0 <= _started(f) <= t1]
         if not mine:
             continue
+        # The session's own publish is the first in its window; the next session on the same
+        # stream key starts at this one's end.
+        first = min(mine, key=_started)
+        unused.discard(first)
         target = recordings_dir / sid / f"{did}.flv"
         target.parent.mkdir(parents=True, exist_ok=True)
-        biggest = max(mine, key=lambda f: f.stat().st_size)  # a reconnect leaves a short extra file
-        shutil.move(str(biggest), target)
+        shutil.move(str(first), target)
         found[(sid, did)] = str(target)
     return found
 

@@ -157,3 +157,22 @@ async def test_a_hybrid_event_shows_the_studio_feed(tmp_path: Path) -> None:
         frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
     picture = frames[applied_frame + 15].reshape(-1, 3).mean(axis=0)
     assert picture[2] > 150 and picture[0] < 60, picture  # the studio's blue is on air
+
+
+async def test_back_to_back_sessions_on_one_stream_key_get_their_own_recordings(tmp_path: Path) -> None:
+    """WeGO's sessions follow each other on persistent YouTube streams (one key per channel): each
+    session's read-back recording is its own, as long as that session's programme."""
+    schedule = load_schedule(ROOT / "schedules" / "wego-2021.yaml")
+    report = await rehearse(
+        schedule,
+        RehearsalOptions(speed=600, only={"opening", "plenary"}, run_dir=tmp_path / "run",
+                         media_dir=tmp_path / "media", progress=False, outputs="platforms"),  # fmt: skip
+    )
+    assert report["summary"]["failed"] == 0
+    by_session: dict[str, list[float]] = {}
+    for o in report["outputs"]:
+        assert o["duration_s"] is not None, o
+        by_session.setdefault(o["session"], []).append(o["duration_s"])
+    for sid, durations in by_session.items():
+        assert max(durations) - min(durations) < 1.0, (sid, durations)  # every destination: the same programme
+    assert abs(min(by_session["opening"]) - min(by_session["plenary"])) > 1.0  # and not each other's
