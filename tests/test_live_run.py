@@ -80,6 +80,9 @@ def test_killed_mid_session_and_resumed(tmp_path: Path) -> None:
     # the first part was not overwritten; the rest went to a second part
     folder = tmp_path / "rec" / "live-test" / "opening"
     assert (folder / "rec-ko.flv").exists() and (folder / "rec-ko.part2.flv").exists()
+    # what was recorded before the kill is on disk and plays (packets are flushed as they come)
+    with av.open(str(folder / "rec-ko.flv")) as f:
+        assert sum(1 for _ in f.decode(video=0)) > 60
     with av.open(str(folder / "rec-ko.part2.flv")) as f:
         assert f.streams.video[0].codec_context.name == "h264"
         frames = sum(1 for _ in f.decode(video=0))

@@ -160,7 +160,8 @@ class Publisher:
         try:
             if self._kind == "file":
                 Path(url).parent.mkdir(parents=True, exist_ok=True)
-                container = av.open(url, "w", format="flv")
+                # Every packet straight to disk: a killed process keeps what it recorded.
+                container = av.open(url, "w", format="flv", options={"flush_packets": "1"})
             else:
                 # PyAV opens output I/O without options, so no write timeout can be set: a peer
                 # that vanishes without a reset blocks this publisher until TCP gives up, and the
