@@ -21,8 +21,9 @@ from typing import Any
 import aiohttp
 import structlog
 
-from orchestrator.clock import Clock, SystemClock
+from orchestrator.clock import Clock
 from orchestrator.engine.ports import DestinationHealth, Journal, Notifier, PreparedDestination
+from orchestrator.platforms.base import HttpPlatform
 from orchestrator.platforms.credentials import CredentialsMissing, CredentialStore
 from orchestrator.platforms.errors import DestinationFailed, StreamNotActive
 from orchestrator.platforms.facebook_api import GraphApi, GraphApiError
@@ -59,7 +60,7 @@ def _graph_time(value: str) -> datetime | None:
         return None
 
 
-class FacebookPlatform:
+class FacebookPlatform(HttpPlatform):
     """The `Platform` port for Facebook pages. One instance serves every Facebook destination."""
 
     kind = "facebook"
@@ -74,20 +75,9 @@ class FacebookPlatform:
         notifier: Notifier | None = None,
         http: aiohttp.ClientSession | None = None,
     ) -> None:
+        super().__init__(credentials, journal, clock=clock, notifier=notifier, http=http)
         self.settings = settings or FacebookSettings()
-        self._credentials = credentials
-        self._journal = journal
-        self._clock = clock or SystemClock()
-        self._notifier = notifier
-        self._http = http
-        self._own_http = http is None
         self._apis: dict[str, GraphApi] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-
-    async def close(self) -> None:
-        if self._own_http and self._http is not None:
-            await self._http.close()
-        self._http = None
 
     # -- the port -----------------------------------------------------------------------------
 
@@ -148,18 +138,10 @@ class FacebookPlatform:
                 "pageMismatch",
                 f"credentials '{d.credentials}' are for page {creds.page_id}, but the destination is page {d.page}",
             )
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
-        api = GraphApi(self._http, self.settings, creds, name=d.credentials, destination=d.id)
+        http = self._session()
+        api = GraphApi(http, self.settings, creds, name=d.credentials, destination=d.id)
         self._apis[d.id] = api
         return api
-
-    def _lock(self, destination_id: str, session_id: str) -> asyncio.Lock:
-        return self._locks.setdefault((destination_id, session_id), asyncio.Lock())
-
-    def _alert(self, level: str, message: str, session: Session, d: FacebookDestination) -> None:
-        if self._notifier is not None:
-            self._notifier.alert(level, message, session=session.id, destination=d.id)
 
     # -- prepare ------------------------------------------------------------------------------
 

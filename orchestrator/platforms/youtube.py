@@ -21,8 +21,9 @@ import aiohttp
 import structlog
 from pydantic import SecretStr
 
-from orchestrator.clock import Clock, SystemClock
+from orchestrator.clock import Clock
 from orchestrator.engine.ports import DestinationHealth, IngestTarget, Journal, Notifier, PreparedDestination
+from orchestrator.platforms.base import HttpPlatform
 from orchestrator.platforms.credentials import CredentialsMissing, CredentialStore
 from orchestrator.platforms.errors import DestinationFailed, StreamNotActive
 from orchestrator.platforms.oauth import GoogleOAuth
@@ -57,7 +58,7 @@ def _rfc3339(session_time: datetime) -> str:
     return session_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class YouTubePlatform:
+class YouTubePlatform(HttpPlatform):
     """The `Platform` port for YouTube. One instance serves every YouTube destination."""
 
     kind = "youtube"
@@ -72,23 +73,12 @@ class YouTubePlatform:
         notifier: Notifier | None = None,
         http: aiohttp.ClientSession | None = None,
     ) -> None:
+        super().__init__(credentials, journal, clock=clock, notifier=notifier, http=http)
         self.settings = settings or YouTubeSettings()
-        self._credentials = credentials
-        self._journal = journal
-        self._clock = clock or SystemClock()
-        self._notifier = notifier
-        self._http = http
-        self._own_http = http is None
         self._apis: dict[tuple[str, str], YouTubeApi] = {}
         self._ledgers: dict[str, QuotaLedger] = {}
         self._oauth: dict[str, GoogleOAuth] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._health: dict[tuple[str, str], tuple[float, DestinationHealth]] = {}
-
-    async def close(self) -> None:
-        if self._own_http and self._http is not None:
-            await self._http.close()
-        self._http = None
 
     # -- the port -----------------------------------------------------------------------------
 
@@ -153,12 +143,11 @@ class YouTubePlatform:
             creds = self._credentials.youtube(d.credentials)
         except CredentialsMissing as err:
             raise DestinationFailed(d.id, "credentialsMissing", str(err)) from None
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
+        http = self._session()
         oauth = self._oauth.get(d.credentials)
         if oauth is None:
             oauth = GoogleOAuth(
-                self._http,
+                http,
                 self.settings.token_url,
                 creds,
                 name=d.credentials,
@@ -178,16 +167,9 @@ class YouTubePlatform:
                 notifier=self._notifier,
             )
             self._ledgers[creds.client_id] = ledger
-        api = YouTubeApi(self._http, self.settings, oauth, ledger, destination=d.id)
+        api = YouTubeApi(http, self.settings, oauth, ledger, destination=d.id)
         self._apis[key] = api
         return api
-
-    def _lock(self, destination_id: str, session_id: str) -> asyncio.Lock:
-        return self._locks.setdefault((destination_id, session_id), asyncio.Lock())
-
-    def _alert(self, level: str, message: str, session: Session, d: YouTubeDestination) -> None:
-        if self._notifier is not None:
-            self._notifier.alert(level, message, session=session.id, destination=d.id)
 
     # -- prepare ------------------------------------------------------------------------------
 
