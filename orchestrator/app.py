@@ -18,8 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.engine.journal import SqliteJournal
-from orchestrator.engine.runner import LogNotifier, Runner, RunnerSettings
 from orchestrator.engine.ports import Notifier
+from orchestrator.engine.runner import LogNotifier, Runner, RunnerSettings
 from orchestrator.planning.plan import PlanSettings, plan
 from orchestrator.schedule.model import Schedule
 
@@ -47,8 +47,8 @@ async def run_live(
     dashboard_port: int | None = None,
 ) -> Runner:
     """Run the event on the real clock until its last action; returns the finished runner."""
-    from orchestrator.media.programme import MediaProgramme
     from orchestrator.media.live import RemoteSourceRegistry
+    from orchestrator.media.programme import MediaProgramme
     from orchestrator.media.settings import MediaSettings
     from orchestrator.platforms.credentials import CredentialStore
     from orchestrator.platforms.factory import close_platforms, for_destinations, make_platforms

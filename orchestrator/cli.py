@@ -6,15 +6,14 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import structlog
 
 from orchestrator.logging import configure_logging
 from orchestrator.planning.plan import PlanSettings, plan
-from orchestrator.schedule.loader import ScheduleError, load_schedule, schedule_warnings
-from orchestrator.schedule.loader import format_path
+from orchestrator.schedule.loader import ScheduleError, format_path, load_schedule, schedule_warnings
 
 log = structlog.get_logger(__name__)
 
@@ -228,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
         e = emu.add_parser(name, help=f"the {name} live API under its real paths, on loopback")
         e.add_argument("--port", type=int, default=0, help="0 picks a free port")
         e.add_argument("--host", default="127.0.0.1")
-        e.add_argument("--rtmp", metavar="URL", help="RTMP application ingest URLs point at (default: start nginx-rtmp)")
+        e.add_argument(
+            "--rtmp", metavar="URL", help="RTMP application ingest URLs point at (default: start nginx-rtmp)"
+        )
         e.add_argument("--rtmp-stat", metavar="URL", help="nginx-rtmp statistics URL to see media arrive")
         if name == "youtube":
             e.add_argument("--client-id", required=True)
@@ -241,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="check credentials, scopes, quota and reachability of every destination")
     p.add_argument("file")
-    p.add_argument("--secrets", metavar="PATH", help="secrets file (YAML/JSON); default: SUMMIT_SECRETS_FILE and the environment")
+    p.add_argument(
+        "--secrets", metavar="PATH", help="secrets file (YAML/JSON); default: SUMMIT_SECRETS_FILE and the environment"
+    )
     p.add_argument("--recordings-dir", default="recordings")
     p.set_defaults(func=cmd_doctor)
     return parser

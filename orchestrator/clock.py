@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import bisect
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 
 class Clock(Protocol):

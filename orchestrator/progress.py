@@ -31,7 +31,9 @@ _STYLE = {
 
 
 class RehearsalProgress:
-    def __init__(self, schedule: Schedule, plan: Plan, runner: Runner, clock: Clock, console: Console | None = None) -> None:
+    def __init__(
+        self, schedule: Schedule, plan: Plan, runner: Runner, clock: Clock, console: Console | None = None
+    ) -> None:
         self.schedule = schedule
         self.plan = plan
         self.runner = runner
@@ -63,7 +65,9 @@ class RehearsalProgress:
 
     def render(self) -> Table:
         now = self.clock.now().astimezone(self.tz)
-        on_air = [sid for sid, m in self.runner.machines.items() if m.state in (SessionState.LIVE, SessionState.OVERRUN)]
+        on_air = [
+            sid for sid, m in self.runner.machines.items() if m.state in (SessionState.LIVE, SessionState.OVERRUN)
+        ]
         nxt = self._next_action()
         countdown = ""
         if nxt is not None:
@@ -77,7 +81,9 @@ class RehearsalProgress:
             table.add_column(col)
         for sid, prog in self.plan.programmes.items():
             state = self.runner.machines[sid].state
-            errs = [r.error_ms for r in self.runner.results.values() if r.action.session == sid and r.error_ms is not None]
+            errs = [
+                r.error_ms for r in self.runner.results.values() if r.action.session == sid and r.error_ms is not None
+            ]
             table.add_row(
                 sid,
                 prog.title[:40],
@@ -93,7 +99,7 @@ class RehearsalProgress:
             self._live.update(self.render(), refresh=True)
             await asyncio.sleep(0.25)
 
-    async def __aenter__(self) -> "RehearsalProgress":
+    async def __aenter__(self) -> RehearsalProgress:
         if self.console.is_terminal:
             self._live = Live(self.render(), console=self.console, auto_refresh=False, transient=False)
             self._live.__enter__()

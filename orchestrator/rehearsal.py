@@ -87,8 +87,8 @@ def recording_destinations(schedule: Schedule) -> dict[str, FileDestination]:
 
 async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, Any]:
     from orchestrator.media.demo_clips import ensure_demo_clips
-    from orchestrator.media.programme import MediaProgramme
     from orchestrator.media.live import RemoteSourceRegistry
+    from orchestrator.media.programme import MediaProgramme
     from orchestrator.media.settings import MediaSettings
 
     run_dir = options.run_dir or default_run_dir(schedule.event.id)
@@ -115,7 +115,9 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
     async with AsyncExitStack() as stack:
         stack.push_async_callback(live.close)
         stack.push_async_callback(programme.close)
-        destinations, platforms, server = await _wire_outputs(stack, mode, schedule, options, run_dir, clock, journal, notifier)
+        destinations, platforms, server = await _wire_outputs(
+            stack, mode, schedule, options, run_dir, clock, journal, notifier
+        )
         runner = Runner(
             schedule,
             the_plan,
@@ -163,7 +165,18 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
             recordings = {k: f"{options.rtmp_url.rstrip('/')}/{k[1]}" for k in runner.prepared}
     wall_s = time.time() - started
     report = await asyncio.get_running_loop().run_in_executor(
-        None, build_report, schedule, the_plan, journal, runner, options, wall_s, run_dir, log_notifier.alerts, recordings, mode
+        None,
+        build_report,
+        schedule,
+        the_plan,
+        journal,
+        runner,
+        options,
+        wall_s,
+        run_dir,
+        log_notifier.alerts,
+        recordings,
+        mode,
     )
     journal.close()
     report_path = options.report_path or run_dir / "report.json"
@@ -216,7 +229,12 @@ async def _wire_outputs(
         server=server,
         clock=clock,
         transition_delay_s=0.2,
-        youtube={"poll_interval_s": 0.2, "stream_active_timeout_s": 20.0, "healthy_timeout_s": 2.0, "backoff_initial_s": 0.2},
+        youtube={
+            "poll_interval_s": 0.2,
+            "stream_active_timeout_s": 20.0,
+            "healthy_timeout_s": 2.0,
+            "backoff_initial_s": 0.2,
+        },
         facebook={"poll_interval_s": 0.2, "media_timeout_s": 20.0, "backoff_initial_s": 0.2},
     )
     stack.push_async_callback(local.close)
@@ -240,6 +258,7 @@ def collect_ingest_recordings(
     if folder is None:
         return found
     unused = set(folder.glob("*.flv"))
+
     # Sessions in the order they took their destinations: a file goes to the first that claims it.
     def attached_at(item: tuple[tuple[str, str], Any]) -> float:
         (sid, did), _ = item
@@ -345,7 +364,7 @@ def build_report(
                 height=info.get("height"),
                 keyframe_interval_s=info.get("keyframe_interval_s"),
             )
-        except Exception as exc:  # noqa: BLE001 - a missing recording is a finding, not a crash
+        except Exception as exc:
             entry.update(duration_s=None, video_codec=None, audio_codec=None, error=str(exc))
         outputs.append(entry)
 

@@ -26,7 +26,11 @@ ENGINE = sorted((PKG / "engine").glob("*.py"))
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(PKG)))
 def test_core_is_pure(path: Path) -> None:
-    bad = {m for m in imports_of(path) if m.startswith(ADAPTERS) or m.split(".")[0] in IO_LIBS or m.startswith("orchestrator.engine")}
+    bad = {
+        m
+        for m in imports_of(path)
+        if m.startswith(ADAPTERS) or m.split(".")[0] in IO_LIBS or m.startswith("orchestrator.engine")
+    }
     assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}"
 
 

@@ -30,7 +30,10 @@ def _schedule(tmp_path: Path, start: datetime) -> Path:
         "speakers": [{"id": "host", "name": "Host", "languages": ["ko"], "appearance": "studio"}],
         "interpreters": [{"id": "i1", "name": "Interpreter A", "languages": ["ko", "en"]}],
         "booths": [{"id": "ko-en", "languages": ["ko", "en"], "interpreters": ["i1"]}],
-        "destinations": [{"id": "rec-ko", "kind": "file", "language": "ko"}, {"id": "rec-en", "kind": "file", "language": "en"}],
+        "destinations": [
+            {"id": "rec-ko", "kind": "file", "language": "ko"},
+            {"id": "rec-en", "kind": "file", "language": "en"},
+        ],
         "sessions": [
             {
                 "id": "opening",

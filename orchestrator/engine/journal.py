@@ -82,7 +82,17 @@ class SqliteJournal:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?,?,?)",
-                (action_id, kind, session, destination, scheduled, executed, error_ms, outcome, json.dumps(detail or {})),
+                (
+                    action_id,
+                    kind,
+                    session,
+                    destination,
+                    scheduled,
+                    executed,
+                    error_ms,
+                    outcome,
+                    json.dumps(detail or {}),
+                ),
             )
 
     def actions(self) -> list[ActionRecord]:

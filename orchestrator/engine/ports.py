@@ -83,8 +83,7 @@ class Programme(Protocol):
     async def attach_output(self, output: OutputSpec) -> None:
         """Start feeding one destination from the session's programme in its language."""
 
-    async def detach_output(self, session_id: str, destination_id: str) -> OutputReport:
-        ...
+    async def detach_output(self, session_id: str, destination_id: str) -> OutputReport: ...
 
     def arm(self, session_id: str, cue: Cue) -> None:
         """Hand a cue over ahead of its time; it is applied on the first frame at or after `cue.at`."""
@@ -92,11 +91,9 @@ class Programme(Protocol):
     async def stop(self, session_id: str) -> list[OutputReport]:
         """Stop the session's programme, close its outputs cleanly, return what went out."""
 
-    def applied_cues(self) -> list[CueApplied]:
-        ...
+    def applied_cues(self) -> list[CueApplied]: ...
 
-    async def close(self) -> None:
-        ...
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -128,14 +125,11 @@ class Platform(Protocol):
     async def prepare(self, action_id: str, session: Session, destination: Destination) -> PreparedDestination:
         """Create or find the session's broadcast on the destination and return its ingest."""
 
-    async def go_live(self, action_id: str, session: Session, destination: Destination) -> None:
-        ...
+    async def go_live(self, action_id: str, session: Session, destination: Destination) -> None: ...
 
-    async def end(self, action_id: str, session: Session, destination: Destination) -> None:
-        ...
+    async def end(self, action_id: str, session: Session, destination: Destination) -> None: ...
 
-    async def health(self, session: Session, destination: Destination) -> DestinationHealth:
-        ...
+    async def health(self, session: Session, destination: Destination) -> DestinationHealth: ...
 
 
 class Journal(Protocol):
@@ -153,6 +147,8 @@ class Journal(Protocol):
 class Notifier(Protocol):
     """Where alerts and state changes go (the dashboard, the log)."""
 
-    def alert(self, level: str, message: str, *, session: str | None = None, destination: str | None = None) -> None: ...
+    def alert(
+        self, level: str, message: str, *, session: str | None = None, destination: str | None = None
+    ) -> None: ...
 
     def state(self, session_id: str, state: str, at: datetime) -> None: ...

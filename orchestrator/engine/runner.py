@@ -12,9 +12,10 @@ was missed is handled by a clear policy (see `_missed`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -135,13 +136,20 @@ class Runner:
         for action in self._missed(missed):
             self._spawn(self._execute(action))
         self._scheduler.start()
-        log.info("runner_started", actions=len(self.plan.actions), scheduled=len(self._scheduler.get_jobs()), missed=len(missed))
+        log.info(
+            "runner_started",
+            actions=len(self.plan.actions),
+            scheduled=len(self._scheduler.get_jobs()),
+            missed=len(missed),
+        )
         self._check_all_done()
         try:
             await self._all_done.wait()
         finally:
             self._scheduler.shutdown(wait=False)
-        log.info("runner_finished", ok=sum(r.outcome == "ok" for r in self.results.values()), failed=self.failed_count())
+        log.info(
+            "runner_finished", ok=sum(r.outcome == "ok" for r in self.results.values()), failed=self.failed_count()
+        )
         return self.results
 
     def failed_count(self) -> int:
@@ -196,7 +204,7 @@ class Runner:
                 elapsed = (now - cue.at).total_seconds()
                 video = replace(cue.video, clip_offset_s=cue.video.clip_offset_s + elapsed)
                 self.programme.arm(sid, replace(cue, video=video))
-        except Exception as exc:  # noqa: BLE001 - the rest of the event goes on
+        except Exception as exc:
             message = mask_text(str(exc) or type(exc).__name__)
             log.error("session_resume_failed", session=sid, error=message)
             self.notifier.alert("error", f"session '{sid}' could not be resumed: {message}", session=sid)
@@ -274,7 +282,7 @@ class Runner:
         try:
             detail = await self._dispatch(action) or {}
             outcome = "ok"
-        except Exception as exc:  # noqa: BLE001 - one failing action must not stop the event
+        except Exception as exc:
             outcome = "failed"
             message = mask_text(str(exc) or type(exc).__name__)
             detail = {"error": message, "error_type": type(exc).__name__}

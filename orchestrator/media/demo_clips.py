@@ -357,7 +357,9 @@ def render_card(card: CardInfo, duration_s: float, fmt: DemoFormat = DEMO_FORMAT
     # Top band: what this is.
     band = int(20 * k)
     d.rectangle((0, 0, W, band), fill=tuple(max(0, c - 14) for c in bg))
-    head, font = _fit(d, f"DEMO CLIP · {card.language.upper()}" + (f" · {card.event}" if card.event else ""), inner, int(11 * k))
+    head, font = _fit(
+        d, f"DEMO CLIP · {card.language.upper()}" + (f" · {card.event}" if card.event else ""), inner, int(11 * k)
+    )
     d.text((pad, band // 2), head, font=font, fill=(210, 220, 235), anchor="lm")
 
     y = band + int(6 * k)
@@ -465,7 +467,7 @@ def voice_pattern(language: str, rate: int, period: int) -> np.ndarray:
             fh = h * f0
             if fh > rate / 2 - 500:
                 break
-            gain = (np.exp(-(((fh - f1) / 180.0) ** 2)) + 0.6 * np.exp(-(((fh - f2) / 250.0) ** 2)) + 0.25 / h)
+            gain = np.exp(-(((fh - f1) / 180.0) ** 2)) + 0.6 * np.exp(-(((fh - f2) / 250.0) ** 2)) + 0.25 / h
             wave += gain * np.sin(h * phase)
         envelope = np.sin(np.pi * u) ** 2
         out[t : t + n] += wave * envelope
@@ -547,7 +549,7 @@ def _audio_packets(language: str, n_samples: int, fmt: DemoFormat, encoder: Audi
     count = (n_samples - L) // P  # windows [L + kP, L + (k+1)P) that fit
     T = L + count * P
     middle = [_Pkt(p.pts + k * P, p.duration, p.data) for k in range(count) for p in loop]
-    if T >= n_samples:
+    if n_samples <= T:
         return head + middle
     # Tail: [T, N) from a fresh encoder that starts a warm-up earlier (T − L ≥ 0 by construction).
     M = T - L

@@ -132,13 +132,22 @@ class VideoEncoder:
 
     def _wrap(self, packets: list[Packet]) -> list[EncodedPacket]:
         out = [
-            EncodedPacket("video", bytes(p), p.pts or 0, p.dts if p.dts is not None else (p.pts or 0), self._ctx.time_base, p.is_keyframe)
+            EncodedPacket(
+                "video",
+                bytes(p),
+                p.pts or 0,
+                p.dts if p.dts is not None else (p.pts or 0),
+                self._ctx.time_base,
+                p.is_keyframe,
+            )
             for p in packets
         ]
         if self.sample is None:
             for p in out:
                 if p.keyframe:
-                    self.sample = StreamSample("h264", (self._ctx.extradata or b"") + p.data, self._ctx.extradata or b"")
+                    self.sample = StreamSample(
+                        "h264", (self._ctx.extradata or b"") + p.data, self._ctx.extradata or b""
+                    )
                     break
         return out
 
@@ -206,6 +215,8 @@ class AudioEncoder:
 
     def _wrap(self, packets: list[Packet]) -> list[EncodedPacket]:
         return [
-            EncodedPacket("audio", bytes(p), p.pts or 0, p.dts if p.dts is not None else (p.pts or 0), self.time_base, True)
+            EncodedPacket(
+                "audio", bytes(p), p.pts or 0, p.dts if p.dts is not None else (p.pts or 0), self.time_base, True
+            )
             for p in packets
         ]

@@ -59,7 +59,7 @@ class Fitter:
         canvas = self._black.copy()
         x0 = (self.width - fw) // 4 * 2
         y0 = (self.height - fh) // 4 * 2
-        for dst, src, k in zip(yuv_planes(canvas, self.height), yuv_planes(small, fh), (1, 2, 2)):
+        for dst, src, k in zip(yuv_planes(canvas, self.height), yuv_planes(small, fh), (1, 2, 2), strict=False):
             dst[y0 // k : y0 // k + src.shape[0], x0 // k : x0 // k + src.shape[1]] = src
         return VideoFrame.from_ndarray(canvas, format="yuv420p")
 

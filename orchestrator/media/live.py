@@ -223,7 +223,9 @@ class RemoteSourceRegistry(LiveSources):
         self._pumps: dict[str, list[_TrackPump]] = {}
         self._studios: dict[str, _StudioReader] = {}
 
-    def register(self, speaker_id: str, video: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> LiveFeed:
+    def register(
+        self, speaker_id: str, video: MediaStreamTrack | None, audio: MediaStreamTrack | None = None
+    ) -> LiveFeed:
         """A remote speaker's tracks (e.g. from `RTCPeerConnection.on("track")`). A second
         registration of the same speaker (a reconnect) replaces the first."""
         log.info("remote_registered", speaker=speaker_id, video=video is not None, audio=audio is not None)

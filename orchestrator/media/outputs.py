@@ -149,7 +149,9 @@ class Publisher:
 
     def close(self) -> OutputReport:
         self._disconnect(trailer=True)
-        return OutputReport(self.destination_id, self.session_id, self.target, self.frames, self.bytes, list(self.errors))
+        return OutputReport(
+            self.destination_id, self.session_id, self.target, self.frames, self.bytes, list(self.errors)
+        )
 
     def _connect(self, keyframe: EncodedPacket) -> None:
         url = self._targets[self._current].publish_url().get_secret_value()
@@ -182,8 +184,17 @@ class Publisher:
         self._conn = _Connection(container, video, audio, keyframe.pts, keyframe.pts * spf, time.monotonic())
         self.connects += 1
         self._keyframe_asked = False
-        self._emit("info", "output_opened", {"output": self.label, "target": self.target, "language": self._language,
-                                              "first_frame": keyframe.pts, "connection": self.connects})
+        self._emit(
+            "info",
+            "output_opened",
+            {
+                "output": self.label,
+                "target": self.target,
+                "language": self._language,
+                "first_frame": keyframe.pts,
+                "connection": self.connects,
+            },
+        )
 
     def _disconnect(self, trailer: bool) -> None:
         conn, self._conn = self._conn, None
@@ -194,7 +205,11 @@ class Publisher:
         except (av.error.FFmpegError, OSError) as exc:
             if trailer:
                 self._error(f"close failed: {exc}")
-        self._emit("info", "output_closed", {"output": self.label, "target": self.target, "frames": self.frames, "bytes": self.bytes})
+        self._emit(
+            "info",
+            "output_closed",
+            {"output": self.label, "target": self.target, "frames": self.frames, "bytes": self.bytes},
+        )
 
     def _schedule_retry(self) -> None:
         if self._kind == "file":
@@ -203,7 +218,11 @@ class Publisher:
         if len(self._targets) > 1:
             self._current = (self._current + 1) % len(self._targets)  # failover: try the other ingest
         self._retry_at = time.monotonic() + self._backoff
-        self._emit("warning", "output_reconnect_scheduled", {"output": self.label, "target": self.target, "in_s": round(self._backoff, 2)})
+        self._emit(
+            "warning",
+            "output_reconnect_scheduled",
+            {"output": self.label, "target": self.target, "in_s": round(self._backoff, 2)},
+        )
         self._backoff = min(self._backoff * 2, self._settings.reconnect_max_s)
 
     def _error(self, message: str) -> None:
@@ -244,8 +263,14 @@ class ThreadWriter:
         self._thread.join(timeout)
         report = self._publisher.close() if not self._thread.is_alive() else None
         if report is None:
-            report = OutputReport(self._publisher.destination_id, self._publisher.session_id, self.target,
-                                  self._publisher.frames, self._publisher.bytes, list(self._publisher.errors))
+            report = OutputReport(
+                self._publisher.destination_id,
+                self._publisher.session_id,
+                self.target,
+                self._publisher.frames,
+                self._publisher.bytes,
+                list(self._publisher.errors),
+            )
             report.errors.append(f"{self.label}: did not finish writing within {timeout:g} s")
         return report
 

@@ -113,11 +113,18 @@ class SessionPipeline:
         if self._thread is not None:
             return
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), name=f"programme {self.session_id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name=f"programme {self.session_id}", daemon=True
+        )
         self._thread.start()
         ready.wait()
-        log.info("programme_started", session=self.session_id, languages=list(self.programme.languages),
-                 rendition=f"{self._settings.width}x{self._settings.height}@{self._settings.fps}", pacing=self._settings.pacing)
+        log.info(
+            "programme_started",
+            session=self.session_id,
+            languages=list(self.programme.languages),
+            rendition=f"{self._settings.width}x{self._settings.height}@{self._settings.fps}",
+            pacing=self._settings.pacing,
+        )
 
     def arm(self, cue: Cue) -> None:
         if self._cues.arm(cue):
@@ -159,8 +166,13 @@ class SessionPipeline:
         for fut in self._prerolls.values():
             fut.add_done_callback(_close_reader)
         self._prerolls.clear()
-        log.info("programme_stopped", session=self.session_id, frames=self.stats.frames,
-                 max_late_ms=round(self.stats.max_late_s * 1000, 1), late_frames=self.stats.late_frames)
+        log.info(
+            "programme_stopped",
+            session=self.session_id,
+            frames=self.stats.frames,
+            max_late_ms=round(self.stats.max_late_s * 1000, 1),
+            late_frames=self.stats.late_frames,
+        )
         return reports
 
     # -- the pipeline thread ---------------------------------------------------------------
@@ -237,13 +249,17 @@ class SessionPipeline:
         try:
             return self._compose(tick)
         except Exception as exc:
-            log.exception("frame_failed", session=self.session_id, frame=tick.index, source=getattr(self._video, "name", None))
+            log.exception(
+                "frame_failed", session=self.session_id, frame=tick.index, source=getattr(self._video, "name", None)
+            )
             for runtime in (self._video, self._wanted):
                 try:
                     if runtime is not None:
                         runtime.close()
-                except Exception:  # noqa: BLE001 — a broken source may fail to close too; it is dropped either way
-                    log.warning("source_close_failed", session=self.session_id, source=runtime.name if runtime else None)
+                except Exception:
+                    log.warning(
+                        "source_close_failed", session=self.session_id, source=runtime.name if runtime else None
+                    )
             self._wanted = None
             self._fading = None  # closed with the rest, or dropped if it cannot be
             self._video = SlateRuntime(self.programme.standby, self._renderer)
@@ -354,8 +370,16 @@ class SessionPipeline:
 
     def _record(self, cue: Cue, tick: Tick, fallback: str | None) -> None:
         applied = CueApplied(cue.id, self.session_id, cue.at, tick.event, tick.wall, tick.index, fallback)
-        log.info("cue_applied", session=self.session_id, cue=cue.id, label=cue.label, frame=tick.index,
-                 scheduled=cue.at.isoformat(), applied=tick.event.isoformat(), fallback=fallback)
+        log.info(
+            "cue_applied",
+            session=self.session_id,
+            cue=cue.id,
+            label=cue.label,
+            frame=tick.index,
+            scheduled=cue.at.isoformat(),
+            applied=tick.event.isoformat(),
+            fallback=fallback,
+        )
         self._on_cue(applied)
 
     def _open(self, cue: Cue, tick: Tick) -> VideoRuntime:
@@ -367,7 +391,7 @@ class SessionPipeline:
         if video.kind == VideoKind.CLIP:
             try:
                 return ClipRuntime(self._take_preroll(cue), self._settings.fps)
-            except Exception as exc:  # noqa: BLE001 — whatever a file does, the programme goes on
+            except Exception as exc:
                 return Unavailable(f"clip {video.clip_path}", str(exc))
         if video.kind == VideoKind.STUDIO and not video.url:
             # No studio feed in this event (an online-only summit): the studio segment is its card.
@@ -394,13 +418,21 @@ class SessionPipeline:
             own = video.slate if video is not None and video.kind in (VideoKind.STUDIO, VideoKind.REMOTE) else None
             runtime = SlateRuntime(own or self.programme.standby, self._renderer)
         self.stats.fallbacks.append(f"{reason} → {runtime.name}")
-        log.warning("source_fallback", session=self.session_id, cue=self._cue.id if self._cue else None,
-                    frame=tick.index, reason=reason, showing=runtime.name)
+        log.warning(
+            "source_fallback",
+            session=self.session_id,
+            cue=self._cue.id if self._cue else None,
+            frame=tick.index,
+            reason=reason,
+            showing=runtime.name,
+        )
         return runtime
 
     def _audio_input(self, source: AudioSource, language: str) -> AudioInput:
         where = f"session {self.session_id}, language {language}, booth {source.booth_id}"
-        scheduled = feed_input(source.feed, where) if source.kind == AudioKind.INTERPRETATION else feed_input(None, where)
+        scheduled = (
+            feed_input(source.feed, where) if source.kind == AudioKind.INTERPRETATION else feed_input(None, where)
+        )
         if source.kind == AudioKind.INTERPRETATION and source.booth_id:
             return self._live.booth(source, language, scheduled)
         return scheduled
@@ -413,7 +445,9 @@ class SessionPipeline:
             if cue.id in self._prerolls or cue.id in self._warmed:
                 continue
             if cue.video.kind == VideoKind.CLIP and cue.video.clip_path:
-                self._prerolls[cue.id] = self._preroll_pool.submit(self._open_clip, cue.video.clip_path, cue.video.clip_offset_s)
+                self._prerolls[cue.id] = self._preroll_pool.submit(
+                    self._open_clip, cue.video.clip_path, cue.video.clip_offset_s
+                )
             elif cue.video.kind in (VideoKind.STUDIO, VideoKind.REMOTE):
                 self._warmed.add(cue.id)
                 self._live.warm(cue.video)  # e.g. start reading a studio URL before its cue

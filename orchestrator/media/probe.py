@@ -11,7 +11,9 @@ import av
 import av.error
 
 
-def probe(path_or_url: str, *, max_seconds: float | None = None, timeout: tuple[float, float] | None = None) -> dict[str, Any]:
+def probe(
+    path_or_url: str, *, max_seconds: float | None = None, timeout: tuple[float, float] | None = None
+) -> dict[str, Any]:
     """Demux (without decoding) `path_or_url` and describe it.
 
     `max_seconds` stops reading a live stream after that much media; `timeout` is PyAV's
@@ -43,12 +45,21 @@ def probe(path_or_url: str, *, max_seconds: float | None = None, timeout: tuple[
         }
         if video is not None:
             cc = video.codec_context
-            info.update(video_codec=cc.name, video_profile=cc.profile, width=cc.width, height=cc.height,
-                        fps=float(video.average_rate or video.guessed_rate or 0) or None)
+            info.update(
+                video_codec=cc.name,
+                video_profile=cc.profile,
+                width=cc.width,
+                height=cc.height,
+                fps=float(video.average_rate or video.guessed_rate or 0) or None,
+            )
         if audio is not None:
             ac = audio.codec_context
-            info.update(audio_codec=ac.name, audio_profile=ac.profile, audio_sample_rate=ac.sample_rate,
-                        audio_channels=ac.channels if hasattr(ac, "channels") else len(ac.layout.channels))
+            info.update(
+                audio_codec=ac.name,
+                audio_profile=ac.profile,
+                audio_sample_rate=ac.sample_rate,
+                audio_channels=ac.channels if hasattr(ac, "channels") else len(ac.layout.channels),
+            )
         streams = [s for s in (video, audio) if s is not None]
         last_dts: dict[int, int] = {}
         key_frames: list[int] = []

@@ -72,7 +72,9 @@ class MediaProgramme:
         pipeline = self._pipeline(session_id)
         report = await asyncio.get_running_loop().run_in_executor(None, pipeline.detach, destination_id)
         if report is None:
-            return OutputReport(destination_id, session_id, target="", errors=[f"destination {destination_id} was not attached"])
+            return OutputReport(
+                destination_id, session_id, target="", errors=[f"destination {destination_id} was not attached"]
+            )
         return report
 
     def arm(self, session_id: str, cue: Cue) -> None:

@@ -11,6 +11,7 @@ travels in the pickled arguments, never on a command line."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
@@ -135,7 +136,9 @@ class ProcessWriter:
 
     def feed(self, packets: list[EncodedPacket]) -> None:
         oldest = self._unacked[0] if self._unacked else None
-        if self._queue.qsize() >= self._max_queue or (oldest is not None and time.monotonic() - oldest > self._settings.output_queue_s):
+        if self._queue.qsize() >= self._max_queue or (
+            oldest is not None and time.monotonic() - oldest > self._settings.output_queue_s
+        ):
             # The child has not finished a batch for that long: it hangs in libavformat (a connect
             # or a write to a peer that vanished without a reset; no timeout can be set there).
             # Kill it; the sender thread starts a fresh one, which reconnects.
@@ -162,7 +165,7 @@ class ProcessWriter:
         while not stopping:
             try:
                 proc, conn = self._spawn()
-            except Exception as exc:  # noqa: BLE001 — no process, no output; the programme goes on
+            except Exception as exc:
                 self._error(f"cannot start the publisher process: {exc!r}")
                 self._discard_until_stop()
                 return
@@ -200,7 +203,9 @@ class ProcessWriter:
         proc.start()
         self._proc = proc
         child.close()
-        self._receiver = threading.Thread(target=self._receive_loop, args=(parent,), name=f"output {self.label} receiver", daemon=True)
+        self._receiver = threading.Thread(
+            target=self._receive_loop, args=(parent,), name=f"output {self.label} receiver", daemon=True
+        )
         self._receiver.start()
         return proc, parent
 
@@ -290,11 +295,8 @@ def _child_main(conn: multiprocessing.connection.Connection, config: dict[str, A
     send_lock = threading.Lock()
 
     def send(message: tuple[Any, ...]) -> None:
-        with send_lock:
-            try:
-                conn.send(message)
-            except (OSError, ValueError):
-                pass
+        with send_lock, contextlib.suppress(OSError, ValueError):
+            conn.send(message)
 
     samples = Samples()
     language = config["language"]

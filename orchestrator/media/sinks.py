@@ -28,7 +28,9 @@ class Writer(Protocol):
 
 
 class OutputSink:
-    def __init__(self, spec: OutputSpec, samples: Samples, settings: MediaSettings, request_keyframe: Callable[[], None]) -> None:
+    def __init__(
+        self, spec: OutputSpec, samples: Samples, settings: MediaSettings, request_keyframe: Callable[[], None]
+    ) -> None:
         self.spec = spec
         label = f"{spec.session_id}/{spec.destination_id}"
         kind: type[ThreadWriter | ProcessWriter] = ThreadWriter if spec.kind == "file" else ProcessWriter
@@ -48,7 +50,10 @@ class OutputSink:
         elif spec.redundancy == "failover":
             self.writers = [writer(label=label, targets=[spec.primary, backup])]
         else:  # "both": two independent publishes
-            self.writers = [writer(label=label, targets=[spec.primary]), writer(label=f"{label}/backup", targets=[backup])]
+            self.writers = [
+                writer(label=label, targets=[spec.primary]),
+                writer(label=f"{label}/backup", targets=[backup]),
+            ]
 
     @property
     def language(self) -> str:

@@ -25,8 +25,14 @@ MUTED = (180, 190, 205)
 
 # Noto Sans CJK covers Hangul and Latin; index 1 of the collection is its Korean cut.
 _FONT_CANDIDATES: dict[bool, list[tuple[str, int]]] = {
-    True: [("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 1), ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 0)],
-    False: [("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 1), ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 0)],
+    True: [
+        ("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 1),
+        ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 0),
+    ],
+    False: [
+        ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 1),
+        ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 0),
+    ],
 }
 
 
@@ -46,7 +52,9 @@ def countdown_text(target: datetime, now: datetime) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, fnt: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: float) -> list[str]:
+def _wrap(
+    draw: ImageDraw.ImageDraw, text: str, fnt: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: float
+) -> list[str]:
     """Greedy wrapping by words, and by characters for a word (or CJK run) wider than the line."""
     lines: list[str] = []
     line = ""
@@ -127,6 +135,8 @@ class SlateRenderer:
         ImageDraw.Draw(strip).text((self.width / 2, (bottom - top) / 2), text, font=fnt, fill=TEXT, anchor="mm")
         strip_yuv = VideoFrame.from_image(strip).reformat(format="yuv420p").to_ndarray()
         out = card.yuv.copy()
-        for dst, src, k in zip(yuv_planes(out, self.height), yuv_planes(strip_yuv, bottom - top), (1, 2, 2)):
+        for dst, src, k in zip(
+            yuv_planes(out, self.height), yuv_planes(strip_yuv, bottom - top), (1, 2, 2), strict=False
+        ):
             dst[top // k : bottom // k] = src
         return out

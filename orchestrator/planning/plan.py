@@ -93,9 +93,13 @@ def plan(schedule: Schedule, settings: PlanSettings | None = None, only: set[str
 
         actions.append(Action(f"{sid}/prepare", ActionKind.PREPARE, sid, prepare_at, label="check media"))
         actions.append(
-            Action(f"{sid}/standby", ActionKind.STANDBY, sid, standby_at, after=(f"{sid}/prepare",), label="stand-by slate")
+            Action(
+                f"{sid}/standby", ActionKind.STANDBY, sid, standby_at, after=(f"{sid}/prepare",), label="stand-by slate"
+            )
         )
-        actions.append(Action(f"{sid}/go_live", ActionKind.GO_LIVE, sid, start, after=(f"{sid}/standby",), label="on air"))
+        actions.append(
+            Action(f"{sid}/go_live", ActionKind.GO_LIVE, sid, start, after=(f"{sid}/standby",), label="on air")
+        )
         for cue in programme.cues:
             actions.append(
                 Action(cue.id, ActionKind.CUE, sid, _utc(cue.at), after=(f"{sid}/standby",), cue=cue, label=cue.label)
@@ -106,7 +110,14 @@ def plan(schedule: Schedule, settings: PlanSettings | None = None, only: set[str
             dest = schedule.destination(did)
             base = f"{sid}/{did}"
             actions.append(
-                Action(f"{base}/prepare", ActionKind.PREPARE, sid, prepare_at, destination=did, label=f"prepare {dest.kind}")
+                Action(
+                    f"{base}/prepare",
+                    ActionKind.PREPARE,
+                    sid,
+                    prepare_at,
+                    destination=did,
+                    label=f"prepare {dest.kind}",
+                )
             )
             after = [f"{sid}/standby", f"{base}/prepare"]
             take_at = standby_at
@@ -116,7 +127,15 @@ def plan(schedule: Schedule, settings: PlanSettings | None = None, only: set[str
                 after.append(prev_end_action)
                 take_at = max(take_at, prev_end)
             actions.append(
-                Action(f"{base}/standby", ActionKind.STANDBY, sid, take_at, destination=did, after=tuple(after), label="take programme")
+                Action(
+                    f"{base}/standby",
+                    ActionKind.STANDBY,
+                    sid,
+                    take_at,
+                    destination=did,
+                    after=tuple(after),
+                    label="take programme",
+                )
             )
             actions.append(
                 Action(
@@ -130,7 +149,15 @@ def plan(schedule: Schedule, settings: PlanSettings | None = None, only: set[str
                 )
             )
             actions.append(
-                Action(f"{base}/end", ActionKind.END, sid, end, destination=did, after=(f"{base}/go_live",), label="end broadcast")
+                Action(
+                    f"{base}/end",
+                    ActionKind.END,
+                    sid,
+                    end,
+                    destination=did,
+                    after=(f"{base}/go_live",),
+                    label="end broadcast",
+                )
             )
             dest_ends.append(f"{base}/end")
             last_end_on[did] = (end, f"{base}/end")
@@ -186,7 +213,9 @@ def _video(schedule: Schedule, session: Session, seg: Segment, settings: PlanSet
     if isinstance(seg, RemoteSegment):
         sp = schedule.speaker(seg.speaker)
         backup = (
-            VideoSource(VideoKind.CLIP, slate=card, clip_path=_clip_path(schedule, sp.backup_clip, settings), speaker_id=sp.id)
+            VideoSource(
+                VideoKind.CLIP, slate=card, clip_path=_clip_path(schedule, sp.backup_clip, settings), speaker_id=sp.id
+            )
             if sp.backup_clip
             else None
         )
@@ -249,7 +278,9 @@ def session_programme(schedule: Schedule, session: Session, settings: PlanSettin
     if at < _utc(session.end):
         # The rundown ends early: a closing card holds the programme until the session's end.
         taken = {c.segment_id for c in cues}
-        name = next(n for n in ("closing", "closing-card", *(f"closing-card-{i}" for i in range(2, 99))) if n not in taken)
+        name = next(
+            n for n in ("closing", "closing-card", *(f"closing-card-{i}" for i in range(2, 99))) if n not in taken
+        )
         cues.append(
             Cue(
                 id=f"{session.id}/cue/{name}",

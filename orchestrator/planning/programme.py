@@ -35,7 +35,7 @@ class VideoSource:
     clip_offset_s: float = 0.0  # start the clip this far in
     url: str | None = None  # STUDIO feed URL
     speaker_id: str | None = None  # REMOTE / STUDIO / CLIP: who is seen
-    backup: "VideoSource | None" = None  # REMOTE/STUDIO: pre-recorded backup played at the matching offset
+    backup: VideoSource | None = None  # REMOTE/STUDIO: pre-recorded backup played at the matching offset
 
 
 class AudioKind(StrEnum):

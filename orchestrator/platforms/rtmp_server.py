@@ -22,6 +22,7 @@ stopped by its pid.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import signal
 import socket
@@ -380,8 +381,6 @@ async def _accepts(host: str, port: int) -> bool:
     except OSError:
         return False
     writer.close()
-    try:
+    with contextlib.suppress(OSError):
         await writer.wait_closed()
-    except OSError:
-        pass
     return True

@@ -7,9 +7,10 @@ unusable; warnings are printed but do not stop an event (e.g. a live speaker wit
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Iterable, Literal
+from typing import Literal
 
 from orchestrator.schedule.model import (
     Appearance,
@@ -80,7 +81,10 @@ def _duplicates(ids: Iterable[str], where: tuple[PathPart, ...], what: str = "id
             continue
         if i in first:
             problems.append(
-                Problem((*where, k, "id"), f"{what} '{i}' is used {counts[i]} times; ids must be unique (first at #{first[i] + 1})")
+                Problem(
+                    (*where, k, "id"),
+                    f"{what} '{i}' is used {counts[i]} times; ids must be unique (first at #{first[i] + 1})",
+                )
             )
         else:
             first[i] = k
@@ -147,7 +151,10 @@ def check_schedule(schedule: Schedule) -> list[Problem]:
             )
         if days and session.start.astimezone(tz).date() not in days:
             problems.append(
-                Problem((*base, "start"), f"session '{session.id}' starts on {session.start.astimezone(tz).date()}, not one of the event's days")
+                Problem(
+                    (*base, "start"),
+                    f"session '{session.id}' starts on {session.start.astimezone(tz).date()}, not one of the event's days",
+                )
             )
         for oi, did in enumerate(session.outputs):
             if did not in destinations:
@@ -186,11 +193,18 @@ def _check_rundown(schedule: Schedule, si: int, session: Session, speakers: dict
             sp = speakers[seg.speaker]
             if sp.appearance != Appearance.LIVE:
                 problems.append(
-                    Problem((*path, "speaker"), f"speaker '{sp.id}' appears {sp.appearance.value}, not live: use a clip or studio segment")
+                    Problem(
+                        (*path, "speaker"),
+                        f"speaker '{sp.id}' appears {sp.appearance.value}, not live: use a clip or studio segment",
+                    )
                 )
             elif sp.backup_clip is None:
                 problems.append(
-                    Problem((*path, "speaker"), f"live speaker '{sp.id}' has no backup_clip: a dropped link falls back to the stand-by slate", "warning")
+                    Problem(
+                        (*path, "speaker"),
+                        f"live speaker '{sp.id}' has no backup_clip: a dropped link falls back to the stand-by slate",
+                        "warning",
+                    )
                 )
         length = segment_duration(schedule, seg)
         if length is None:
@@ -200,11 +214,17 @@ def _check_rundown(schedule: Schedule, si: int, session: Session, speakers: dict
             offset = seg.offset or timedelta(0)
             if offset >= clip.duration:
                 problems.append(
-                    Problem((*path, "offset"), f"offset {_fmt(offset)} is past the end of clip '{clip.id}', which lasts {_fmt(clip.duration)}")
+                    Problem(
+                        (*path, "offset"),
+                        f"offset {_fmt(offset)} is past the end of clip '{clip.id}', which lasts {_fmt(clip.duration)}",
+                    )
                 )
             elif offset + length > clip.duration:
                 problems.append(
-                    Problem((*path, "duration"), f"segment plays {_fmt(offset + length)} of clip '{clip.id}', which lasts {_fmt(clip.duration)}")
+                    Problem(
+                        (*path, "duration"),
+                        f"segment plays {_fmt(offset + length)} of clip '{clip.id}', which lasts {_fmt(clip.duration)}",
+                    )
                 )
         total += length
     if total > session.duration:
@@ -258,7 +278,10 @@ def _check_overlaps(schedule: Schedule) -> list[Problem]:
         for i, s in sessions:
             if latest is not None and s.start < latest.end:
                 problems.append(
-                    Problem(("sessions", i, "start"), f"session '{s.id}' starts before '{latest.id}' ends on destination '{did}'")
+                    Problem(
+                        ("sessions", i, "start"),
+                        f"session '{s.id}' starts before '{latest.id}' ends on destination '{did}'",
+                    )
                 )
             if latest is None or s.end > latest.end:
                 latest = s

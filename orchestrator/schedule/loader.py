@@ -6,9 +6,10 @@ and the checks' paths are then turned into lines. All problems are reported at o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -123,7 +124,7 @@ def parse_schedule_text(text: str, file: str = "<schedule>") -> Schedule:
         raise ScheduleError(file, [Located(file, line, "", f"not valid YAML: {problem}")]) from None
     if root is None:
         raise ScheduleError(file, [Located(file, None, "", "the file is empty")])
-    data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+    data = yaml.load(text, Loader=yaml.SafeLoader)
     lines = _line_map(root)
     if not isinstance(data, dict):
         raise ScheduleError(file, [Located(file, 1, "", "the top level must be a mapping (event:, sessions:, …)")])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -223,7 +223,7 @@ class FileDestination(DestinationBase):
 
 
 Destination = Annotated[
-    Union[YouTubeDestination, FacebookDestination, RtmpDestination, FileDestination],
+    YouTubeDestination | FacebookDestination | RtmpDestination | FileDestination,
     Field(discriminator="kind"),
 ]
 
@@ -273,7 +273,7 @@ class BreakSegment(SegmentBase):
 
 
 Segment = Annotated[
-    Union[StudioSegment, RemoteSegment, ClipSegment, SlateSegment, BreakSegment],
+    StudioSegment | RemoteSegment | ClipSegment | SlateSegment | BreakSegment,
     Field(discriminator="kind"),
 ]
 

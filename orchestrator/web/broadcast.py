@@ -9,6 +9,7 @@ Transport-agnostic: a client is anything with `send_str` and `closed` (an aiohtt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -81,10 +82,8 @@ class Broadcaster:
         try:
             while True:
                 until_tick = max(0.0, last + self.tick_s - time.monotonic())
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=until_tick)
-                except TimeoutError:
-                    pass
                 # Throttle: changes arriving within the interval are folded into the next push.
                 await asyncio.sleep(max(0.0, last + self.min_interval_s - time.monotonic()))
                 wake.clear()
@@ -104,7 +103,7 @@ class Broadcaster:
         results = await asyncio.gather(
             *(asyncio.wait_for(c.send_str(message), self.send_timeout_s) for c in clients), return_exceptions=True
         )
-        for client, result in zip(clients, results):
+        for client, result in zip(clients, results, strict=False):
             if isinstance(result, Exception):
                 self.clients.discard(client)
                 log.info("dashboard_client_dropped", reason=type(result).__name__)

@@ -77,7 +77,7 @@ class CommandRouter:
         try:
             message = json.loads(text)
         except ValueError:
-            return Reply(None, False, error="a command is a JSON object: {\"command\": ..., \"args\": {...}}")
+            return Reply(None, False, error='a command is a JSON object: {"command": ..., "args": {...}}')
         if not isinstance(message, dict) or not isinstance(message.get("command"), str):
             return Reply(None, False, error="a command is a JSON object with a string 'command'")
         request_id, name, args = message.get("id"), message["command"], message.get("args") or {}
@@ -87,7 +87,7 @@ class CommandRouter:
             return Reply(request_id, True, result=await self.dispatch(name, args))
         except CommandError as exc:
             return Reply(request_id, False, error=str(exc))
-        except Exception as exc:  # noqa: BLE001 - a failing command answers; it never drops the socket
+        except Exception as exc:
             error = mask_text(str(exc) or type(exc).__name__)
             log.error("dashboard_command_failed", command=name, error=error)
             return Reply(request_id, False, error=f"command '{name}' failed: {error}")

@@ -150,9 +150,7 @@ class DashboardHub:
             "zone": now.astimezone(tz).strftime("%Z"),  # "KST": browsers often only know "GMT+9"
             "now_ms": round(now.timestamp() * 1000),
             "clock_rate": self.clock.rate_at(now),  # event seconds per wall second, for the page's clock
-            "sessions": [
-                views.session_row(s, states[s.id], *self._on_off_air(s.id), tz) for s in sessions
-            ],
+            "sessions": [views.session_row(s, states[s.id], *self._on_off_air(s.id), tz) for s in sessions],
             "on_air": self._on_air(on_air_id, states, wall) if on_air_id else None,
             "focus_session": focus_id,
             "next_action": views.pending_row(nxt, tz, countdown(nxt)) if nxt else None,

@@ -21,7 +21,12 @@ ON_AIR_STATES = ("live", "overrun")
 READYING_STATES = ("preparing", "standby")
 
 # What a destination is doing once its latest action went through.
-_PHASE = {ActionKind.PREPARE: "prepared", ActionKind.STANDBY: "feeding", ActionKind.GO_LIVE: "live", ActionKind.END: "ended"}
+_PHASE = {
+    ActionKind.PREPARE: "prepared",
+    ActionKind.STANDBY: "feeding",
+    ActionKind.GO_LIVE: "live",
+    ActionKind.END: "ended",
+}
 
 
 def iso(t: datetime | None, tz: tzinfo) -> str | None:
@@ -67,7 +72,9 @@ def action_row(result: ActionResult, tz: tzinfo) -> dict[str, Any]:
     return row
 
 
-def next_pending(actions: Iterable[Action], done: Mapping[str, object], wanted: Callable[[Action], bool]) -> Action | None:
+def next_pending(
+    actions: Iterable[Action], done: Mapping[str, object], wanted: Callable[[Action], bool]
+) -> Action | None:
     pending = [a for a in actions if a.id not in done and wanted(a)]
     return min(pending, key=Action.sort_key) if pending else None
 

@@ -25,10 +25,30 @@ def make_clip(path: Path, seconds: float, width: int = 1280, height: int = 720, 
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency={hz}:sample_rate=44100:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", str(fps * 2), "-c:a", "aac", "-shortest", str(path)],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency={hz}:sample_rate=44100:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            str(fps * 2),
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(path),
+        ],
         check=True,
     )
     return path
@@ -39,9 +59,28 @@ def make_colour_clip(path: Path, rgb: str, seconds: float) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"color=c={rgb}:size=320x240:rate=25:duration={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=300:sample_rate=44100:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(path)],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"color=c={rgb}:size=320x240:rate=25:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=300:sample_rate=44100:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(path),
+        ],
         check=True,
     )
     return path
@@ -54,11 +93,46 @@ def ffmpeg_cpu(clip: Path, url: str, bitrate: int, preset: str) -> float:
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-re", "-i", str(clip),
-         "-c:v", "libx264", "-preset", preset, "-tune", "zerolatency", "-g", "60", "-bf", "0", "-sc_threshold", "0",
-         "-b:v", str(bitrate), "-maxrate", str(bitrate), "-bufsize", str(2 * bitrate), "-r", "30",
-         "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
-         "-f", "flv", url],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-re",
+            "-i",
+            str(clip),
+            "-c:v",
+            "libx264",
+            "-preset",
+            preset,
+            "-tune",
+            "zerolatency",
+            "-g",
+            "60",
+            "-bf",
+            "0",
+            "-sc_threshold",
+            "0",
+            "-b:v",
+            str(bitrate),
+            "-maxrate",
+            str(bitrate),
+            "-bufsize",
+            str(2 * bitrate),
+            "-r",
+            "30",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-ar",
+            "48000",
+            "-ac",
+            "2",
+            "-f",
+            "flv",
+            url,
+        ],
         check=True,
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -81,7 +155,9 @@ class Run:
 
 
 def run_in_child(run: Run) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, str(HERE), "child", json.dumps(asdict(run))], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(HERE), "child", json.dumps(asdict(run))], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -103,14 +179,23 @@ async def _child(run: Run) -> dict[str, Any]:
 
     configure_logging("console", "warning")
     now = datetime.now(UTC)
-    audio = {lang: AudioSource(AudioKind.FLOOR) if i == 0 else
-             AudioSource(AudioKind.INTERPRETATION, booth_id="b", feed=InterpretationFeed("tone", tone_hz=1000))
-             for i, lang in enumerate(run.languages)}
+    audio = {
+        lang: AudioSource(AudioKind.FLOOR)
+        if i == 0
+        else AudioSource(AudioKind.INTERPRETATION, booth_id="b", feed=InterpretationFeed("tone", tone_hz=1000))
+        for i, lang in enumerate(run.languages)
+    }
     # The clip comes on half a second in (armed ahead, as the runner does), so the run measures
     # clip → encode → outputs almost throughout.
-    cue = Cue("clip", now + timedelta(seconds=0.5), "seg", "clip", VideoSource(VideoKind.CLIP, clip_path=run.clip), audio)
-    prog = SessionProgramme("bench", "bench", now, now + timedelta(hours=1), tuple(run.languages), Slate("bench"), (cue,))
-    settings = MediaSettings(width=run.width, height=run.height, video_bitrate=run.bitrate, preset=run.preset, pacing=run.pacing)  # type: ignore[arg-type]
+    cue = Cue(
+        "clip", now + timedelta(seconds=0.5), "seg", "clip", VideoSource(VideoKind.CLIP, clip_path=run.clip), audio
+    )
+    prog = SessionProgramme(
+        "bench", "bench", now, now + timedelta(hours=1), tuple(run.languages), Slate("bench"), (cue,)
+    )
+    settings = MediaSettings(
+        width=run.width, height=run.height, video_bitrate=run.bitrate, preset=run.preset, pacing=run.pacing
+    )  # type: ignore[arg-type]
     media = MediaProgramme(SystemClock(), settings)
     await media.prepare(prog)
     media.arm("bench", cue)

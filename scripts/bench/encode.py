@@ -37,6 +37,7 @@ async def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-encode-"))
     clip = make_clip(work / f"clip-{args.seconds:g}s-720p.mp4", args.seconds + 2)
     async with RtmpServer() as server:
+
         def run(outputs: int) -> dict:  # type: ignore[type-arg]
             targets = [("ko", f"{server.url}/pipeline-{outputs}-{i}") for i in range(outputs)]
             return run_in_child(Run(str(clip), args.seconds, ["ko"], targets, bitrate=args.bitrate, preset=args.preset))
@@ -45,12 +46,26 @@ async def main() -> None:
         trimmed = work / "trimmed.mp4"
         await asyncio.to_thread(
             __import__("subprocess").run,
-            ["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip), "-t", f"{args.seconds}", "-c", "copy", str(trimmed)],
+            [
+                "ffmpeg",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(clip),
+                "-t",
+                f"{args.seconds}",
+                "-c",
+                "copy",
+                str(trimmed),
+            ],
             check=True,
         )
         ffmpegs, ones, threes = [], [], []
         for _ in range(args.repeat):
-            ffmpegs.append(await asyncio.to_thread(ffmpeg_cpu, trimmed, f"{server.url}/ffmpeg", args.bitrate, args.preset))
+            ffmpegs.append(
+                await asyncio.to_thread(ffmpeg_cpu, trimmed, f"{server.url}/ffmpeg", args.bitrate, args.preset)
+            )
             ones.append(await asyncio.to_thread(run, 1))
             threes.append(await asyncio.to_thread(run, 3))
 
@@ -60,25 +75,40 @@ async def main() -> None:
     ffmpeg = min(ffmpegs)
     one = min(ones, key=lambda r: r["cpu_s"])
     three = min(threes, key=lambda r: r["cpu_s"])
-    print("runs (CPU s): ffmpeg " + ", ".join(f"{x:.2f}" for x in ffmpegs)
-          + "; pipeline → 1 " + ", ".join(f"{r['cpu_s']:.2f}" for r in ones)
-          + "; pipeline → 3 " + ", ".join(f"{r['cpu_s']:.2f}" for r in threes))
+    print(
+        "runs (CPU s): ffmpeg "
+        + ", ".join(f"{x:.2f}" for x in ffmpegs)
+        + "; pipeline → 1 "
+        + ", ".join(f"{r['cpu_s']:.2f}" for r in ones)
+        + "; pipeline → 3 "
+        + ", ".join(f"{r['cpu_s']:.2f}" for r in threes)
+    )
     media_s = args.seconds
     print(f"clip: {media_s:g} s of 720p30, preset {args.preset}, {args.bitrate / 1e6:g} Mbps")
     print(f"ffmpeg → 1 RTMP:      {ffmpeg:6.2f} CPU s  ({ffmpeg / media_s:.3f} per media s)")
-    print(f"pipeline → 1 RTMP:    {one['cpu_s']:6.2f} CPU s  ({one['cpu_s'] / media_s:.3f} per media s, {one['frames']} frames)")
-    print(f"pipeline → 3 RTMP:    {three['cpu_s']:6.2f} CPU s  ({three['cpu_s'] / media_s:.3f} per media s, {three['frames']} frames)")
-    print(f"publisher processes:  {one['publisher_cpu_s']:.2f} CPU s for 1 destination, {three['publisher_cpu_s']:.2f} for 3")
-    print(json.dumps({
-        "bench": "encode",
-        "seconds": media_s,
-        "repeat": args.repeat,
-        "cpu_s_ffmpeg": round(ffmpeg, 3),
-        "cpu_s_pipeline_1": round(one["cpu_s"], 3),
-        "cpu_s_pipeline_3": round(three["cpu_s"], 3),
-        "cpu_ratio_vs_ffmpeg": round(one["cpu_s"] / ffmpeg, 3),
-        "cpu_ratio_fanout3_vs_1": round(three["cpu_s"] / one["cpu_s"], 3),
-    }))
+    print(
+        f"pipeline → 1 RTMP:    {one['cpu_s']:6.2f} CPU s  ({one['cpu_s'] / media_s:.3f} per media s, {one['frames']} frames)"
+    )
+    print(
+        f"pipeline → 3 RTMP:    {three['cpu_s']:6.2f} CPU s  ({three['cpu_s'] / media_s:.3f} per media s, {three['frames']} frames)"
+    )
+    print(
+        f"publisher processes:  {one['publisher_cpu_s']:.2f} CPU s for 1 destination, {three['publisher_cpu_s']:.2f} for 3"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "encode",
+                "seconds": media_s,
+                "repeat": args.repeat,
+                "cpu_s_ffmpeg": round(ffmpeg, 3),
+                "cpu_s_pipeline_1": round(one["cpu_s"], 3),
+                "cpu_s_pipeline_3": round(three["cpu_s"], 3),
+                "cpu_ratio_vs_ffmpeg": round(one["cpu_s"] / ffmpeg, 3),
+                "cpu_ratio_fanout3_vs_1": round(three["cpu_s"] / one["cpu_s"], 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,14 @@ from orchestrator.media import MediaProgramme, MediaSettings
 from orchestrator.planning.programme import AudioKind, AudioSource, Cue, SessionProgramme, Slate, VideoKind, VideoSource
 from orchestrator.platforms.rtmp_server import RtmpServer
 
-COLOURS = {"red": (255, 0, 0), "lime": (0, 255, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0),
-           "magenta": (255, 0, 255), "cyan": (0, 255, 255)}
+COLOURS = {
+    "red": (255, 0, 0),
+    "lime": (0, 255, 0),
+    "blue": (0, 0, 255),
+    "yellow": (255, 255, 0),
+    "magenta": (255, 0, 255),
+    "cyan": (0, 255, 255),
+}
 FPS = 30
 
 
@@ -62,7 +68,9 @@ def decoded_colours(path: Path) -> list[str]:
         for frame in c.decode(video=0):
             img = frame.to_ndarray(format="rgb24")
             h, w = img.shape[:2]
-            out.append(nearest_colour(img[h // 3 : 2 * h // 3 : 4, w // 3 : 2 * w // 3 : 4].reshape(-1, 3).mean(axis=0)))
+            out.append(
+                nearest_colour(img[h // 3 : 2 * h // 3 : 4, w // 3 : 2 * w // 3 : 4].reshape(-1, 3).mean(axis=0))
+            )
     return out
 
 
@@ -87,9 +95,19 @@ async def main() -> None:
         cues = []
         for i, offset in enumerate(offsets):
             colour = names[i % len(names)]
-            cues.append(Cue(f"cue-{i:03d}", now + timedelta(seconds=offset), f"seg-{i}", colour,
-                            VideoSource(VideoKind.CLIP, clip_path=str(clips[colour])), {"ko": AudioSource(AudioKind.FLOOR)}))
-        prog = SessionProgramme("switch", "switch", now, now + timedelta(seconds=args.seconds), ("ko",), Slate("Stand by"), tuple(cues))
+            cues.append(
+                Cue(
+                    f"cue-{i:03d}",
+                    now + timedelta(seconds=offset),
+                    f"seg-{i}",
+                    colour,
+                    VideoSource(VideoKind.CLIP, clip_path=str(clips[colour])),
+                    {"ko": AudioSource(AudioKind.FLOOR)},
+                )
+            )
+        prog = SessionProgramme(
+            "switch", "switch", now, now + timedelta(seconds=args.seconds), ("ko",), Slate("Stand by"), tuple(cues)
+        )
         problems = await media.prepare(prog)
         assert not problems, problems
         for cue in cues:
@@ -125,17 +143,25 @@ async def main() -> None:
         search_from = found + 1
 
     arr = np.array(late)
-    print(f"{len(cues)} cues in {args.seconds:g} s, recording {len(colours)} frames ({recording.name}); output errors: {report.errors}")
-    print(f"late frames: max {arr.max()}, p99 {np.percentile(arr, 99):.0f}, early (negative) {int((arr < 0).sum())}, "
-          f"distribution {dict(zip(np.unique(arr).tolist(), np.unique(arr, return_counts=True)[1].tolist()))}; receipts off their frame: {mismatched_receipts}")
-    print(json.dumps({
-        "bench": "switch",
-        "cues": len(cues),
-        "late_frames_max": int(arr.max()),
-        "late_frames_p99": float(np.percentile(arr, 99)),
-        "early_cuts": int((arr < 0).sum()),
-        "receipts_off_frame": mismatched_receipts,
-    }))
+    print(
+        f"{len(cues)} cues in {args.seconds:g} s, recording {len(colours)} frames ({recording.name}); output errors: {report.errors}"
+    )
+    print(
+        f"late frames: max {arr.max()}, p99 {np.percentile(arr, 99):.0f}, early (negative) {int((arr < 0).sum())}, "
+        f"distribution {dict(zip(np.unique(arr).tolist(), np.unique(arr, return_counts=True)[1].tolist(), strict=False))}; receipts off their frame: {mismatched_receipts}"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "switch",
+                "cues": len(cues),
+                "late_frames_max": int(arr.max()),
+                "late_frames_p99": float(np.percentile(arr, 99)),
+                "early_cuts": int((arr < 0).sum()),
+                "receipts_off_frame": mismatched_receipts,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def make_runner(schedule: Schedule, journal: SqliteJournal, platform: RecordingP
 async def test_runs_the_whole_plan_in_order(two_sessions: Schedule, tmp_path: Path) -> None:
     journal = SqliteJournal(tmp_path / "j.sqlite")
     platform = RecordingPlatform()
-    runner, programme, _, clock = make_runner(two_sessions, journal, platform)
+    runner, programme, _, _clock = make_runner(two_sessions, journal, platform)
     results = await runner.run()
     assert {r.outcome for r in results.values()} == {"ok"}
     assert len(results) == len(runner.plan.actions)
@@ -133,7 +133,9 @@ async def test_missed_actions_policy(two_sessions: Schedule, tmp_path: Path) -> 
 def test_journal_survives_reopen(tmp_path: Path) -> None:
     j = SqliteJournal(tmp_path / "j.sqlite")
     j.remember("yt-ko/broadcast/climate", "abc123")
-    j.record("a/1", kind="prepare", session="a", destination=None, scheduled="t", executed="t", error_ms=1.0, outcome="ok")
+    j.record(
+        "a/1", kind="prepare", session="a", destination=None, scheduled="t", executed="t", error_ms=1.0, outcome="ok"
+    )
     j.close()
     j2 = SqliteJournal(tmp_path / "j.sqlite")
     assert j2.recall("yt-ko/broadcast/climate") == "abc123"
@@ -146,20 +148,36 @@ def test_clock_speed_must_be_positive(two_sessions: Schedule, speed: float) -> N
         rehearsal_clock(plan(two_sessions), speed)
 
 
-async def test_restart_mid_session_asks_the_platform_again_for_the_ingest(two_sessions: Schedule, tmp_path: Path) -> None:
+async def test_restart_mid_session_asks_the_platform_again_for_the_ingest(
+    two_sessions: Schedule, tmp_path: Path
+) -> None:
     """The journal says 'prepared' but the ingest was only in memory: the runner asks the (idempotent)
     adapter again with the same action id instead of failing the output."""
     journal = SqliteJournal(tmp_path / "j.sqlite")
     p = plan(two_sessions, only={"climate"})
     for a in p.actions:
         if a.id.endswith("/prepare"):
-            journal.record(a.id, kind="prepare", session=a.session, destination=a.destination, scheduled=a.at.isoformat(),
-                           executed=a.at.isoformat(), error_ms=0.0, outcome="ok")
+            journal.record(
+                a.id,
+                kind="prepare",
+                session=a.session,
+                destination=a.destination,
+                scheduled=a.at.isoformat(),
+                executed=a.at.isoformat(),
+                error_ms=0.0,
+                outcome="ok",
+            )
     platform = RecordingPlatform()
     clock = rehearsal_clock(p, SPEED, start_in_s=0.3, gap_s=0.2)
-    runner = Runner(two_sessions, p, clock=clock, programme=RecordingProgramme(clock),
-                    platforms={d.id: platform for d in two_sessions.destinations}, journal=journal,
-                    settings=RunnerSettings(cue_arm_lead_s=0.05))
+    runner = Runner(
+        two_sessions,
+        p,
+        clock=clock,
+        programme=RecordingProgramme(clock),
+        platforms={d.id: platform for d in two_sessions.destinations},
+        journal=journal,
+        settings=RunnerSettings(cue_arm_lead_s=0.05),
+    )
     results = await runner.run()
     assert results["climate/rec-ko/standby"].outcome == "ok"
     assert ("prepare", "climate/rec-ko/prepare") in platform.calls
@@ -170,5 +188,8 @@ def test_srt_keys_travel_as_the_stream_id() -> None:
 
     from orchestrator.engine.ports import IngestTarget
 
-    assert IngestTarget("srt://10.0.0.1:9000", SecretStr("k1")).publish_url().get_secret_value() == "srt://10.0.0.1:9000?streamid=k1"
+    assert (
+        IngestTarget("srt://10.0.0.1:9000", SecretStr("k1")).publish_url().get_secret_value()
+        == "srt://10.0.0.1:9000?streamid=k1"
+    )
     assert IngestTarget("rtmp://h/live/", SecretStr("k1")).publish_url().get_secret_value() == "rtmp://h/live/k1"

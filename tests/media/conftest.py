@@ -22,7 +22,9 @@ def red_clip(media_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def blue_clip(media_dir: Path) -> Path:
-    return make_clip(media_dir / "blue.mp4", rgb=BLUE, seconds=6, tone_hz=700, fps=30, size=(640, 360), sample_rate=48_000)
+    return make_clip(
+        media_dir / "blue.mp4", rgb=BLUE, seconds=6, tone_hz=700, fps=30, size=(640, 360), sample_rate=48_000
+    )
 
 
 @pytest.fixture(scope="session")

@@ -55,8 +55,14 @@ def clip_cue(cue_id: str, at: datetime, path: Path, audio: dict[str, AudioSource
 
 
 def slate_cue(cue_id: str, at: datetime, title: str = "Break") -> Cue:
-    return Cue(cue_id, at, f"seg-{cue_id}", cue_id, VideoSource(VideoKind.SLATE, slate=Slate(title, note="Back soon")),
-               {"ko": floor(), "en": floor()})
+    return Cue(
+        cue_id,
+        at,
+        f"seg-{cue_id}",
+        cue_id,
+        VideoSource(VideoKind.SLATE, slate=Slate(title, note="Back soon")),
+        {"ko": floor(), "en": floor()},
+    )
 
 
 @dataclass
@@ -90,7 +96,7 @@ def decode(path: Path) -> Decoded:
 
 
 def is_colour(rgb: tuple[float, float, float], want: tuple[int, int, int], tol: float = 40) -> bool:
-    return all(abs(a - b) < tol for a, b in zip(rgb, want))
+    return all(abs(a - b) < tol for a, b in zip(rgb, want, strict=False))
 
 
 def audio_window(d: Decoded, start_s: float, end_s: float) -> np.ndarray:

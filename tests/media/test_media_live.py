@@ -101,7 +101,9 @@ async def run_session(media: MediaProgramme, cue: Cue, out: Path, frames: int) -
     return applied.frame_index
 
 
-async def test_remote_speaker_then_backup_when_the_feed_stops(registry: RemoteSourceRegistry, blue_backup: Path, tmp_path: Path) -> None:
+async def test_remote_speaker_then_backup_when_the_feed_stops(
+    registry: RemoteSourceRegistry, blue_backup: Path, tmp_path: Path
+) -> None:
     camera, mic = ColourTrack(GREEN), ToneTrack(440)
     registry.register("alice", camera, mic)
     media = MediaProgramme(compressed_clock(speed=1, lead_s=0.5), MediaSettings(), live=registry)
@@ -127,7 +129,9 @@ async def test_remote_speaker_then_backup_when_the_feed_stops(registry: RemoteSo
     assert dominant_hz(audio_window(d, (cut + 10) / FPS, (stopped_frame - 5) / FPS)) == pytest.approx(440, abs=5)
 
 
-async def test_remote_speaker_who_joins_late_is_cut_to_once_stable(registry: RemoteSourceRegistry, tmp_path: Path) -> None:
+async def test_remote_speaker_who_joins_late_is_cut_to_once_stable(
+    registry: RemoteSourceRegistry, tmp_path: Path
+) -> None:
     media = MediaProgramme(compressed_clock(speed=1, lead_s=0.3), MediaSettings(), live=registry)
     cue = remote_cue("c1", "bob")  # no backup: the speaker's own slate stands in
     out = tmp_path / "ko.flv"
@@ -174,10 +178,14 @@ async def test_remote_speaker_through_a_peer_connection(registry: RemoteSourceRe
         await receiver.close()
     d = decode(out)
     assert is_colour(d.colours[-1], GREEN, tol=50)
-    assert dominant_hz(audio_window(d, (len(d.colours) - 40) / FPS, (len(d.colours) - 5) / FPS)) == pytest.approx(440, abs=5)
+    assert dominant_hz(audio_window(d, (len(d.colours) - 40) / FPS, (len(d.colours) - 5) / FPS)) == pytest.approx(
+        440, abs=5
+    )
 
 
-async def test_live_booth_replaces_the_scheduled_feed_while_it_flows(registry: RemoteSourceRegistry, tmp_path: Path, red_clip: Path) -> None:
+async def test_live_booth_replaces_the_scheduled_feed_while_it_flows(
+    registry: RemoteSourceRegistry, tmp_path: Path, red_clip: Path
+) -> None:
     from media_helpers import clip_cue
 
     # English is interpreted in booth-1; its scheduled stand-in is a 1000 Hz tone.
@@ -207,8 +215,15 @@ async def test_live_booth_replaces_the_scheduled_feed_while_it_flows(registry: R
 
 
 async def test_studio_feed_from_a_url(registry: RemoteSourceRegistry, blue_backup: Path, tmp_path: Path) -> None:
-    studio = Cue("c1", T, "seg-studio", "studio", VideoSource(VideoKind.STUDIO, url=str(blue_backup), slate=Slate("Studio")),
-                 {"ko": floor(), "en": floor()}, "ko")
+    studio = Cue(
+        "c1",
+        T,
+        "seg-studio",
+        "studio",
+        VideoSource(VideoKind.STUDIO, url=str(blue_backup), slate=Slate("Studio")),
+        {"ko": floor(), "en": floor()},
+        "ko",
+    )
     media = MediaProgramme(compressed_clock(speed=1, lead_s=1.0), MediaSettings(), live=registry)
     out = tmp_path / "ko.flv"
     cut = await run_session(media, studio, out, frames=90)

@@ -199,7 +199,9 @@ async def test_missing_clip_at_cue_time_shows_standby_and_says_so(tmp_path: Path
     await run_until(media, "s1", first_frame_at_or_after(clock, media.pipeline("s1").t0, cue.at) + 10)
     await media.stop("s1")
     (applied,) = media.applied_cues()
-    assert applied.fallback is not None and "missing.mp4" in applied.fallback and "Please stand by" not in applied.fallback
+    assert (
+        applied.fallback is not None and "missing.mp4" in applied.fallback and "Please stand by" not in applied.fallback
+    )
     assert "Opening Ceremony" in applied.fallback  # the stand-by slate is what was shown
 
 
@@ -227,7 +229,9 @@ async def test_realtime_pacing_keeps_the_event_loop_free(tmp_path: Path) -> None
 async def test_cues_due_on_the_same_frame_apply_the_newest(tmp_path: Path, red_clip: Path, blue_clip: Path) -> None:
     clock = compressed_clock(speed=60, lead_s=0.3)
     early = clip_cue("early", T, red_clip, {"ko": floor(), "en": floor()})
-    late = clip_cue("late", T + timedelta(milliseconds=100), blue_clip, {"ko": floor(), "en": floor()})  # 60× clock: same frame
+    late = clip_cue(
+        "late", T + timedelta(milliseconds=100), blue_clip, {"ko": floor(), "en": floor()}
+    )  # 60× clock: same frame
     media = MediaProgramme(clock, MediaSettings(pacing="asap"))
     await media.prepare(programme(early, late))
     media.arm("s1", early)
@@ -264,7 +268,9 @@ class _ExplodingSources(LiveSources):
 
 async def test_a_source_that_raises_shows_standby_and_the_stream_goes_on(tmp_path: Path) -> None:
     clock = compressed_clock(speed=60, lead_s=0.3)
-    cue = Cue("c1", T, "seg-remote", "remote", VideoSource(VideoKind.REMOTE, speaker_id="x"), {"ko": floor(), "en": tone(800)})
+    cue = Cue(
+        "c1", T, "seg-remote", "remote", VideoSource(VideoKind.REMOTE, speaker_id="x"), {"ko": floor(), "en": tone(800)}
+    )
     media = MediaProgramme(clock, MediaSettings(pacing="asap"), live=_ExplodingSources())
     await media.prepare(programme(cue))
     media.arm("s1", cue)

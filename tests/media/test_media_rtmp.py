@@ -35,9 +35,14 @@ async def server(tmp_path: Path) -> AsyncIterator[RtmpServer]:
     await srv.stop()
 
 
-def rtmp_output(dest: str, lang: str, primary: str, key: str, backup: str | None = None, redundancy: str = "both") -> OutputSpec:
+def rtmp_output(
+    dest: str, lang: str, primary: str, key: str, backup: str | None = None, redundancy: str = "both"
+) -> OutputSpec:
     return OutputSpec(
-        dest, "s1", lang, "rtmp",
+        dest,
+        "s1",
+        lang,
+        "rtmp",
         IngestTarget(primary, SecretStr(key)),
         IngestTarget(backup, SecretStr(key)) if backup else None,
         redundancy,
@@ -80,7 +85,7 @@ class Viewer:
                             return
         except (av.error.ExitError, av.error.EOFError):
             pass
-        except Exception as exc:  # noqa: BLE001 — the test reports it
+        except Exception as exc:
             self.error = repr(exc)
 
 
@@ -113,7 +118,7 @@ async def test_two_languages_pushed_to_nginx(server: RtmpServer, tmp_path: Path,
 
     assert all(not r.errors for r in reports), reports
     assert all("stream-key" not in r.target for r in reports)  # the key never shows
-    for lang, v in viewers.items():
+    for v in viewers.values():
         assert v.error is None, v.error
         assert v.codecs == ("h264", "aac") and v.size == (640, 360)
         assert len(v.colours) >= 60 and any(is_colour(c, RED) for c in v.colours)
@@ -151,7 +156,9 @@ async def test_failover_to_backup_when_primary_is_down(server: RtmpServer) -> No
     dead = f"rtmp://127.0.0.1:{rtmp_module.free_port()}/live"  # nothing listens there
     media = MediaProgramme(compressed_clock(speed=60), MediaSettings(reconnect_initial_s=0.2))
     await media.prepare(programme())
-    await media.attach_output(rtmp_output("fb", "en", dead, "fb-key-456", backup=server.backup_url, redundancy="failover"))
+    await media.attach_output(
+        rtmp_output("fb", "en", dead, "fb-key-456", backup=server.backup_url, redundancy="failover")
+    )
     await media.start("s1")
     await server.wait_for_publisher("fb-key-456", app=server.backup_app, timeout=10)
     (report,) = await media.stop("s1")
@@ -159,7 +166,9 @@ async def test_failover_to_backup_when_primary_is_down(server: RtmpServer) -> No
     assert "fb-key-456" not in " ".join(report.errors)
 
 
-async def test_stream_survives_a_server_restart(server: RtmpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_stream_survives_a_server_restart(
+    server: RtmpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     media = MediaProgramme(compressed_clock(speed=60), MediaSettings(reconnect_initial_s=0.25))
     await media.prepare(programme())
     await media.attach_output(rtmp_output("live", "ko", server.url, "restart-key"))

@@ -2,7 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orchestrator.planning.state import IllegalTransition, SessionMachine, SessionState as S
+from orchestrator.planning.state import IllegalTransition, SessionMachine
+from orchestrator.planning.state import SessionState as S
 
 NOW = datetime(2020, 6, 2, 13, 0, tzinfo=UTC)
 

@@ -5,6 +5,7 @@ the platform adapters against the local emulators a rehearsal uses, with real me
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,7 +84,7 @@ async def test_a_whole_day_of_the_cac_summit(world: dict[str, Any], logs: list[M
     try:
         await prepare(day[0])
         await each("go_live", day[0])
-        for before, session in zip(day, day[1:], strict=False):
+        for before, session in itertools.pairwise(day):
             await prepare(session)  # T−30: while the previous session is still on air
             await each("end", before)
             await each("go_live", session)

@@ -44,9 +44,8 @@ async def test_youtube_emulator_standalone_with_its_own_rtmp_server(capsys: pyte
         assert base == f"http://127.0.0.1:{port}"
         form = {"grant_type": "refresh_token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
                 "refresh_token": REFRESH_TOKEN}  # fmt: skip
-        async with aiohttp.ClientSession() as http:
-            async with http.post(base + "/token", data=form) as resp:
-                assert resp.status == 200
+        async with aiohttp.ClientSession() as http, http.post(base + "/token", data=form) as resp:
+            assert resp.status == 200
     finally:
         await stop(task)
 
@@ -60,9 +59,11 @@ async def test_facebook_emulator_standalone_against_a_given_rtmp_server(
         capsys,
     )
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"{base}/v26.0/{PAGE_ID}/live_videos", data={"access_token": PAGE_TOKEN}) as resp:
-                created = await resp.json()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{base}/v26.0/{PAGE_ID}/live_videos", data={"access_token": PAGE_TOKEN}) as resp,
+        ):
+            created = await resp.json()
         assert created["secure_stream_url"].startswith(rtmp_server.url + "/FB-")
     finally:
         await stop(task)

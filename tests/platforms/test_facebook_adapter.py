@@ -167,7 +167,7 @@ async def test_media_that_never_arrives_fails_going_live(
     session, dest = make_session(), facebook_destination()
     try:
         prepared = await platform.prepare("p", session, dest)
-        with pytest.raises(StreamNotActive, match="no media reached Facebook's ingest within 0.4 s"):
+        with pytest.raises(StreamNotActive, match=r"no media reached Facebook's ingest within 0\.4 s"):
             await platform.go_live("l", session, dest)
     finally:
         await platform.close()

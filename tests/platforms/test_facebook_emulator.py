@@ -145,7 +145,7 @@ async def test_unknown_objects_fields_and_paths(graph: Graph) -> None:
 
 async def test_default_fields_and_delete(graph: Graph) -> None:
     _, created = await graph.post(f"{PAGE_ID}/live_videos", status="UNPUBLISHED")
-    status, video = await graph.get(created["id"])
+    _status, video = await graph.get(created["id"])
     assert set(video) == {"id", "status", "stream_url", "secure_stream_url", "embed_html"}
     assert video["status"] == "UNPUBLISHED"
     async with graph.http.delete(f"{graph.base}/v26.0/{created['id']}", params={"access_token": PAGE_TOKEN}) as resp:
@@ -161,7 +161,7 @@ async def test_injected_faults(graph: Graph, facebook: FacebookWorld) -> None:
 
 
 async def test_live_only_once_media_arrives_then_ended(manual_world: Any) -> None:
-    graph, emulator, clock, arrivals = manual_world
+    graph, _emulator, clock, arrivals = manual_world
     _, created = await graph.post(f"{PAGE_ID}/live_videos", status="UNPUBLISHED", enable_backup_ingest="true")
     vid = created["id"]
     assert (await graph.post(vid + "/", status="LIVE_NOW")) == (200, {"id": vid})

@@ -32,8 +32,12 @@ BASE = (ROOT / "tests" / "data" / "two-sessions.yaml").read_text(encoding="utf-8
 
 def tiny(bowles: str = "4s", diamond: str = "2.5s") -> Schedule:
     """The two-session example with clips of a few seconds."""
-    text = BASE.replace("path: test-two/bowles-talk.mp4, duration: 20m", f"path: test-two/bowles-talk.mp4, duration: {bowles}")
-    text = text.replace("path: test-two/diamond-backup.mp4, duration: 40m", f"path: test-two/diamond-backup.mp4, duration: {diamond}")
+    text = BASE.replace(
+        "path: test-two/bowles-talk.mp4, duration: 20m", f"path: test-two/bowles-talk.mp4, duration: {bowles}"
+    )
+    text = text.replace(
+        "path: test-two/diamond-backup.mp4, duration: 40m", f"path: test-two/diamond-backup.mp4, duration: {diamond}"
+    )
     return parse_schedule_text(text, "tiny.yaml")
 
 
@@ -223,10 +227,14 @@ def test_korean_and_english_sound_different(tmp_path: Path) -> None:
 
 
 def test_the_card_shows_korean(tmp_path: Path) -> None:
-    card = CardInfo("park", "서울형 그린뉴딜", "ko", "Park Won-soon", "박원순", "Mayor", "Seoul, Korea", "CAC 글로벌 서밋 2020")
+    card = CardInfo(
+        "park", "서울형 그린뉴딜", "ko", "Park Won-soon", "박원순", "Mayor", "Seoul, Korea", "CAC 글로벌 서밋 2020"
+    )
     image, painter = render_card(card, 600.0)
     assert image.size == (DEMO_FORMAT.width, DEMO_FORMAT.height)
-    other, _ = render_card(CardInfo("park", "서울형 그린뉴딜", "ko", "Park Won-soon", "오세훈", "Mayor", "Seoul, Korea"), 600.0)
+    other, _ = render_card(
+        CardInfo("park", "서울형 그린뉴딜", "ko", "Park Won-soon", "오세훈", "Mayor", "Seoul, Korea"), 600.0
+    )
     # different Hangul names draw different pixels (no tofu boxes)
     assert not np.array_equal(np.asarray(image), np.asarray(other))
     f1, f2 = painter.frame(61).to_ndarray(format="rgb24"), painter.frame(62).to_ndarray(format="rgb24")
@@ -243,7 +251,15 @@ def test_the_script(tmp_path: Path) -> None:
     )
     schedule = tmp_path / "tiny.yaml"
     schedule.write_text(text, encoding="utf-8")
-    cmd = [sys.executable, str(ROOT / "scripts" / "make_demo_media.py"), str(schedule), "--media-dir", str(tmp_path / "m"), "--jobs", "1"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "scripts" / "make_demo_media.py"),
+        str(schedule),
+        "--media-dir",
+        str(tmp_path / "m"),
+        "--jobs",
+        "1",
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     assert "2 of 2 clips created" in run.stdout

@@ -60,7 +60,7 @@ def test_loads_without_errors_or_warnings(name: str) -> None:
 @pytest.mark.parametrize("name", FILES)
 def test_every_time_but_the_known_ones_is_marked_illustrative(name: str) -> None:
     text = (SCHEDULES / name).read_text(encoding="utf-8")
-    times = [l for l in text.splitlines() if re.match(r"^\s+(start|end): \d{4}-", l)]
+    times = [line for line in text.splitlines() if re.match(r"^\s+(start|end): \d{4}-", line)]
     assert times
     for line in times:
         assert "# illustrative time" in line or "# known time" in line, line
@@ -92,7 +92,9 @@ def test_credentials_are_names_not_secrets(name: str) -> None:
 @pytest.mark.parametrize("name", FILES)
 def test_clips_live_under_the_event_folder_and_belong_to_someone(name: str) -> None:
     s = load_schedule(SCHEDULES / name)
-    folder = {"cac-2020.yaml": "cac-2020/", "wego-2021.yaml": "wego-2021/", "wcs-mayors-forum-2023.yaml": "wcs-2023/"}[name]
+    folder = {"cac-2020.yaml": "cac-2020/", "wego-2021.yaml": "wego-2021/", "wcs-mayors-forum-2023.yaml": "wcs-2023/"}[
+        name
+    ]
     used = {seg.clip for x in s.sessions for seg in x.rundown if isinstance(seg, ClipSegment)}
     used |= {sp.clip for sp in s.speakers if sp.clip} | {sp.backup_clip for sp in s.speakers if sp.backup_clip}
     for clip in s.clips:
@@ -186,9 +188,21 @@ def test_cac_at_least_30_minutes_between_sessions_on_a_destination(cac: Schedule
 
 def test_cac_destinations(cac: Schedule) -> None:
     yt_ko, yt_en, fb, arirang = (cac.destination(i) for i in ("yt-ko", "yt-en", "fb-en", "arirang"))
-    assert isinstance(yt_ko, YouTubeDestination) and (yt_ko.language, yt_ko.channel, yt_ko.credentials) == ("ko", "seoul-ko", "yt-seoul-ko")
-    assert isinstance(yt_en, YouTubeDestination) and (yt_en.language, yt_en.channel, yt_en.credentials) == ("en", "seoul-en", "yt-seoul-en")
-    assert isinstance(fb, FacebookDestination) and (fb.language, fb.page, fb.credentials) == ("en", "seoul-en-page", "fb-seoul")
+    assert isinstance(yt_ko, YouTubeDestination) and (yt_ko.language, yt_ko.channel, yt_ko.credentials) == (
+        "ko",
+        "seoul-ko",
+        "yt-seoul-ko",
+    )
+    assert isinstance(yt_en, YouTubeDestination) and (yt_en.language, yt_en.channel, yt_en.credentials) == (
+        "en",
+        "seoul-en",
+        "yt-seoul-en",
+    )
+    assert isinstance(fb, FacebookDestination) and (fb.language, fb.page, fb.credentials) == (
+        "en",
+        "seoul-en-page",
+        "fb-seoul",
+    )
     assert isinstance(arirang, RtmpDestination)
     assert (arirang.language, arirang.url, arirang.key) == ("en", "rtmp://ingest.arirang.invalid/live", "arirang-key")
     for s in cac.sessions:
@@ -199,19 +213,42 @@ def test_cac_destinations(cac: Schedule) -> None:
 
 def test_cac_speakers_from_the_sources(cac: Schedule) -> None:
     names = {sp.name for sp in cac.speakers}
-    for name in ("Park Won-soon", "Samuel Bowles", "Jared Diamond", "Choe Jae-chun", "Na Baek-ju",
-                 "Ilya Belyakov", "Susan", "Ankod"):
+    for name in (
+        "Park Won-soon",
+        "Samuel Bowles",
+        "Jared Diamond",
+        "Choe Jae-chun",
+        "Na Baek-ju",
+        "Ilya Belyakov",
+        "Susan",
+        "Ankod",
+    ):
         assert name in names
     cities = {sp.city for sp in cac.speakers}
-    for city in ("Moscow", "Jakarta", "Istanbul", "Budapest", "Tehran", "Tel Aviv", "Buenos Aires",
-                 "Vancouver", "Chongqing", "Delhi", "Los Angeles"):
+    for city in (
+        "Moscow",
+        "Jakarta",
+        "Istanbul",
+        "Budapest",
+        "Tehran",
+        "Tel Aviv",
+        "Buenos Aires",
+        "Vancouver",
+        "Chongqing",
+        "Delhi",
+        "Los Angeles",
+    ):
         assert city in cities
     park = cac.speaker("park")
     assert park.name_local == "박원순" and park.appearance == Appearance.STUDIO
     diamond = cac.speaker("diamond")
     assert diamond.appearance == Appearance.LIVE and diamond.backup_clip == "diamond-backup"
     assert cac.speaker("bowles").appearance == Appearance.PRERECORDED
-    assert {sp.country for sp in cac.speakers if sp.id in ("ilya", "susan", "ankod")} == {"Russia", "Nepal", "United Kingdom"}
+    assert {sp.country for sp in cac.speakers if sp.id in ("ilya", "susan", "ankod")} == {
+        "Russia",
+        "Nepal",
+        "United Kingdom",
+    }
     # unknown people appear by role: no first-name/last-name pairs for the city heads
     for sp in cac.speakers:
         if sp.id.startswith(("mayor-", "rep-")):
@@ -224,7 +261,9 @@ def test_cac_scholar_dialogue_is_park_in_the_hall_and_diamond_live(cac: Schedule
     assert {"park", "diamond"} <= speakers
     assert any(isinstance(seg, RemoteSegment) and seg.speaker == "diamond" for seg in s.rundown)
     assert cac.clip("diamond-backup").duration >= max(
-        seg.duration for seg in s.rundown if isinstance(seg, RemoteSegment) and seg.title and "Jared Diamond:" in seg.title
+        seg.duration
+        for seg in s.rundown
+        if isinstance(seg, RemoteSegment) and seg.title and "Jared Diamond:" in seg.title
     )
 
 
@@ -293,8 +332,11 @@ def test_wcs_keynote_twelve_cities_and_the_prize_on_25_sept(wcs: Schedule) -> No
     assert any(getattr(seg, "speaker", None) == "oh" for seg in keynote.rundown)
     assert wcs.speaker("oh").name == "Oh Se-hoon"
     cases = [
-        seg for s in wcs.sessions if s.id.startswith("city-cases")
-        for seg in s.rundown if seg.kind in ("studio", "clip") and getattr(seg, "speaker", None)
+        seg
+        for s in wcs.sessions
+        if s.id.startswith("city-cases")
+        for seg in s.rundown
+        if seg.kind in ("studio", "clip") and getattr(seg, "speaker", None)
     ]
     cities = {wcs.speaker(seg.speaker).city for seg in cases}
     assert len(cities) == 12

@@ -119,101 +119,328 @@ def test_back_to_back_sessions_on_one_destination_do_not_overlap() -> None:
 # (id, old text, new text, document path, fragment of the message, needle on the expected line, nth)
 
 CASES = [
-    ("naive-datetime", "    start: 2020-06-03T10:00:00+09:00", "    start: 2020-06-03T10:00:00",
-     "sessions[0].start", "has no time zone", "    start: 2020-06-03T10:00:00", 1),
-    ("unknown-event-timezone", "  timezone: Asia/Seoul", "  timezone: Asia/Tokio",
-     "event.timezone", "'Asia/Tokio' is not a known time zone", "Asia/Tokio", 1),
-    ("unknown-speaker-timezone", "appearance: live,", "appearance: live, timezone: America/Hollywood,",
-     "speakers[2].timezone", "'America/Hollywood' is not a known time zone", "America/Hollywood", 1),
-    ("session-over-90-min", "    end: 2020-06-03T12:30:00+09:00", "    end: 2020-06-03T13:15:00+09:00",
-     "sessions[1].end", "runs 1h45m, longer than the event's limit of 1h30m", "T13:15:00", 1),
-    ("end-before-start", "    end: 2020-06-03T12:30:00+09:00", "    end: 2020-06-03T11:00:00+09:00",
-     "sessions[1].end", "session 'dialogue' ends before it starts", "    end: 2020-06-03T11:00:00", 2),
-    ("rundown-longer-than-session", "{kind: remote, speaker: diamond, duration: 40m}",
-     "{kind: remote, speaker: diamond, duration: 55m}",
-     "sessions[1].rundown", "lasts 1h05m, longer than the session (1h00m)", "    rundown:", 2),
-    ("overlap-on-a-destination", "    start: 2020-06-03T11:30:00+09:00", "    start: 2020-06-03T10:45:00+09:00",
-     "sessions[1].start", "session 'dialogue' starts before 'climate' ends on destination 'rec-ko'", "T10:45:00", 1),
-    ("session-on-another-day", "    start: 2020-06-03T11:30:00+09:00\n    end: 2020-06-03T12:30:00+09:00",
-     "    start: 2020-06-04T11:30:00+09:00\n    end: 2020-06-04T12:30:00+09:00",
-     "sessions[1].start", "starts on 2020-06-04, not one of the event's days", "2020-06-04T11:30", 1),
-    ("unknown-speaker", "{kind: studio, speaker: mayor, duration: 10m}\n      - {kind: clip",
-     "{kind: studio, speaker: major, duration: 10m}\n      - {kind: clip",
-     "sessions[0].rundown[1].speaker", "unknown speaker 'major'", "speaker: major", 1),
-    ("unknown-studio-speaker-in-list", "{kind: studio, speaker: mayor, duration: 10m}\n      - {kind: clip",
-     "{kind: studio, speakers: [mayor, ghost], duration: 10m}\n      - {kind: clip",
-     "sessions[0].rundown[1].speakers[1]", "unknown speaker 'ghost'", "ghost", 1),
-    ("unknown-interpreter", "interpreters: [kim, lee]", "interpreters: [kim, leee]",
-     "booths[0].interpreters[1]", "unknown interpreter 'leee'", "leee", 1),
-    ("unknown-clip-in-rundown", "{kind: clip, clip: bowles-talk, speaker: bowles}",
-     "{kind: clip, clip: bowles-tlak, speaker: bowles}",
-     "sessions[0].rundown[2].clip", "unknown clip 'bowles-tlak'", "bowles-tlak", 1),
-    ("unknown-clip-of-speaker", "appearance: prerecorded, clip: bowles-talk}", "appearance: prerecorded, clip: bowles}",
-     "speakers[1].clip", "unknown clip 'bowles' for speaker 'bowles'", "clip: bowles}", 1),
-    ("unknown-backup-clip", "backup_clip: diamond-backup}", "backup_clip: diamond-bakup}",
-     "speakers[2].backup_clip", "unknown clip 'diamond-bakup'", "diamond-bakup", 1),
-    ("unknown-destination", "    outputs: [rec-ko, rec-en]", "    outputs: [rec-ko, rec-fr]",
-     "sessions[0].outputs[1]", "unknown destination 'rec-fr'", "rec-fr", 1),
-    ("destination-listed-twice", "    outputs: [rec-ko, rec-en]", "    outputs: [rec-ko, rec-en, rec-ko]",
-     "sessions[0].outputs", "a destination is listed twice", "rec-en, rec-ko]", 1),
-    ("unknown-booth", "    booths: [ko-en]", "    booths: [ko-fr]",
-     "sessions[0].booths[0]", "unknown booth 'ko-fr'", "ko-fr", 1),
-    ("missing-interpretation-ko-to-en", "    booths: [ko-en]\n", "",
-     "sessions[0].rundown[1]", "spoken in ko but session 'climate' has an output in en and no booth on duty interprets ko→en",
-     "{kind: studio, speaker: mayor, duration: 10m}", 1),
-    ("missing-interpretation-en-to-ko", "    booths: [ko-en]\n", "",
-     "sessions[0].rundown[2]", "spoken in en but session 'climate' has an output in ko and no booth on duty interprets en→ko",
-     "{kind: clip, clip: bowles-talk", 1),
-    ("unknown-field", "    floor_language: ko\n    outputs: [rec-ko, rec-en]\n",
-     "    floor_langage: ko\n    outputs: [rec-ko, rec-en]\n",
-     "sessions[0].floor_langage", "unknown field 'floor_langage'", "floor_langage", 1),
-    ("unknown-field-leaves-required-missing", "    floor_language: ko\n    outputs: [rec-ko, rec-en]\n",
-     "    floor_langage: ko\n    outputs: [rec-ko, rec-en]\n",
-     "sessions[0].floor_language", "Field required", "  - id: climate", 1),
-    ("unknown-top-level-key", "sessions:\n", "sesions:\n",
-     "sesions", "unknown field 'sesions'", "sesions:", 1),
-    ("wrong-segment-kind", "{kind: break, duration: 5m}", "{kind: pause, duration: 5m}",
-     "sessions[0].rundown[3]", "unknown 'kind' 'pause'; use one of 'studio', 'remote', 'clip', 'slate', 'break'", "kind: pause", 1),
-    ("wrong-destination-kind", "{id: rec-en, kind: file, language: en}", "{id: rec-en, kind: tape, language: en}",
-     "destinations[1]", "unknown 'kind' 'tape'", "kind: tape", 1),
-    ("bad-duration-string", "  max_session: 90m", "  max_session: 1h30",
-     "event.max_session", "'1h30' is not a duration (write e.g. 90m, 1h30m, 45s)", "max_session", 1),
-    ("bad-clip-duration", "path: test-two/bowles-talk.mp4, duration: 20m", "path: test-two/bowles-talk.mp4, duration: 20 minutes",
-     "clips[0].duration", "'20 minutes' is not a duration", "20 minutes", 1),
-    ("zero-duration", "path: test-two/bowles-talk.mp4, duration: 20m", "path: test-two/bowles-talk.mp4, duration: 0s",
-     "clips[0].duration", "must be longer than zero", "duration: 0s", 1),
-    ("interpreter-lacks-a-booth-language", "{id: lee, name: Lee Min-ho, languages: [en, ko]}",
-     "{id: lee, name: Lee Min-ho, languages: [en, ja]}",
-     "booths[0].interpreters[1]", "interpreter 'lee' works in en/ja, not in both languages of booth 'ko-en' (ko/en)",
-     "interpreters: [kim, lee]", 1),
-    ("prerecorded-speaker-without-clip", "appearance: prerecorded, clip: bowles-talk}", "appearance: prerecorded}",
-     "speakers[1].clip", "speaker 'bowles' is pre-recorded but names no clip", "{id: bowles", 1),
-    ("remote-segment-for-a-recorded-speaker", "{kind: remote, speaker: diamond, duration: 40m}",
-     "{kind: remote, speaker: bowles, duration: 40m}",
-     "sessions[1].rundown[1].speaker", "speaker 'bowles' appears prerecorded, not live", "kind: remote", 1),
-    ("clip-segment-longer-than-its-clip", "{kind: clip, clip: bowles-talk, speaker: bowles}",
-     "{kind: clip, clip: bowles-talk, speaker: bowles, offset: 15m, duration: 10m}",
-     "sessions[0].rundown[2].duration", "segment plays 25m of clip 'bowles-talk', which lasts 20m", "offset: 15m", 1),
-    ("bad-language-code", "languages: [ko], appearance: studio}", "languages: [korean], appearance: studio}",
-     "speakers[0].languages[0]", "String should match pattern", "[korean]", 1),
-    ("booth-with-one-language-twice", "languages: [ko, en], interpreters", "languages: [ko, ko], interpreters",
-     "booths[0].languages", "a booth interprets between two different languages, not ko and ko", "[ko, ko]", 1),
-    ("bad-id", "  - id: dialogue", "  - id: Dialogue!",
-     "sessions[1].id", "String should match pattern", "Dialogue!", 1),
-    ("tab-in-indentation", "    floor_language: ko\n    outputs: [rec-ko, rec-en]\n    booths: [ko-en]\n    rundown:\n      - {kind: slate",
-     "    floor_language: ko\n    outputs: [rec-ko, rec-en]\n    booths: [ko-en]\n    rundown:\n\t- {kind: slate",
-     "", "not valid YAML: found character '\\t' that cannot start any token", "\t- {kind: slate", 1),
-    ("unclosed-flow-sequence", "  days: [2020-06-03]\n  max_session", "  days: [2020-06-03\n  max_session",
-     "", "not valid YAML", "  max_session: 90m", 1),
+    (
+        "naive-datetime",
+        "    start: 2020-06-03T10:00:00+09:00",
+        "    start: 2020-06-03T10:00:00",
+        "sessions[0].start",
+        "has no time zone",
+        "    start: 2020-06-03T10:00:00",
+        1,
+    ),
+    (
+        "unknown-event-timezone",
+        "  timezone: Asia/Seoul",
+        "  timezone: Asia/Tokio",
+        "event.timezone",
+        "'Asia/Tokio' is not a known time zone",
+        "Asia/Tokio",
+        1,
+    ),
+    (
+        "unknown-speaker-timezone",
+        "appearance: live,",
+        "appearance: live, timezone: America/Hollywood,",
+        "speakers[2].timezone",
+        "'America/Hollywood' is not a known time zone",
+        "America/Hollywood",
+        1,
+    ),
+    (
+        "session-over-90-min",
+        "    end: 2020-06-03T12:30:00+09:00",
+        "    end: 2020-06-03T13:15:00+09:00",
+        "sessions[1].end",
+        "runs 1h45m, longer than the event's limit of 1h30m",
+        "T13:15:00",
+        1,
+    ),
+    (
+        "end-before-start",
+        "    end: 2020-06-03T12:30:00+09:00",
+        "    end: 2020-06-03T11:00:00+09:00",
+        "sessions[1].end",
+        "session 'dialogue' ends before it starts",
+        "    end: 2020-06-03T11:00:00",
+        2,
+    ),
+    (
+        "rundown-longer-than-session",
+        "{kind: remote, speaker: diamond, duration: 40m}",
+        "{kind: remote, speaker: diamond, duration: 55m}",
+        "sessions[1].rundown",
+        "lasts 1h05m, longer than the session (1h00m)",
+        "    rundown:",
+        2,
+    ),
+    (
+        "overlap-on-a-destination",
+        "    start: 2020-06-03T11:30:00+09:00",
+        "    start: 2020-06-03T10:45:00+09:00",
+        "sessions[1].start",
+        "session 'dialogue' starts before 'climate' ends on destination 'rec-ko'",
+        "T10:45:00",
+        1,
+    ),
+    (
+        "session-on-another-day",
+        "    start: 2020-06-03T11:30:00+09:00\n    end: 2020-06-03T12:30:00+09:00",
+        "    start: 2020-06-04T11:30:00+09:00\n    end: 2020-06-04T12:30:00+09:00",
+        "sessions[1].start",
+        "starts on 2020-06-04, not one of the event's days",
+        "2020-06-04T11:30",
+        1,
+    ),
+    (
+        "unknown-speaker",
+        "{kind: studio, speaker: mayor, duration: 10m}\n      - {kind: clip",
+        "{kind: studio, speaker: major, duration: 10m}\n      - {kind: clip",
+        "sessions[0].rundown[1].speaker",
+        "unknown speaker 'major'",
+        "speaker: major",
+        1,
+    ),
+    (
+        "unknown-studio-speaker-in-list",
+        "{kind: studio, speaker: mayor, duration: 10m}\n      - {kind: clip",
+        "{kind: studio, speakers: [mayor, ghost], duration: 10m}\n      - {kind: clip",
+        "sessions[0].rundown[1].speakers[1]",
+        "unknown speaker 'ghost'",
+        "ghost",
+        1,
+    ),
+    (
+        "unknown-interpreter",
+        "interpreters: [kim, lee]",
+        "interpreters: [kim, leee]",
+        "booths[0].interpreters[1]",
+        "unknown interpreter 'leee'",
+        "leee",
+        1,
+    ),
+    (
+        "unknown-clip-in-rundown",
+        "{kind: clip, clip: bowles-talk, speaker: bowles}",
+        "{kind: clip, clip: bowles-tlak, speaker: bowles}",
+        "sessions[0].rundown[2].clip",
+        "unknown clip 'bowles-tlak'",
+        "bowles-tlak",
+        1,
+    ),
+    (
+        "unknown-clip-of-speaker",
+        "appearance: prerecorded, clip: bowles-talk}",
+        "appearance: prerecorded, clip: bowles}",
+        "speakers[1].clip",
+        "unknown clip 'bowles' for speaker 'bowles'",
+        "clip: bowles}",
+        1,
+    ),
+    (
+        "unknown-backup-clip",
+        "backup_clip: diamond-backup}",
+        "backup_clip: diamond-bakup}",
+        "speakers[2].backup_clip",
+        "unknown clip 'diamond-bakup'",
+        "diamond-bakup",
+        1,
+    ),
+    (
+        "unknown-destination",
+        "    outputs: [rec-ko, rec-en]",
+        "    outputs: [rec-ko, rec-fr]",
+        "sessions[0].outputs[1]",
+        "unknown destination 'rec-fr'",
+        "rec-fr",
+        1,
+    ),
+    (
+        "destination-listed-twice",
+        "    outputs: [rec-ko, rec-en]",
+        "    outputs: [rec-ko, rec-en, rec-ko]",
+        "sessions[0].outputs",
+        "a destination is listed twice",
+        "rec-en, rec-ko]",
+        1,
+    ),
+    (
+        "unknown-booth",
+        "    booths: [ko-en]",
+        "    booths: [ko-fr]",
+        "sessions[0].booths[0]",
+        "unknown booth 'ko-fr'",
+        "ko-fr",
+        1,
+    ),
+    (
+        "missing-interpretation-ko-to-en",
+        "    booths: [ko-en]\n",
+        "",
+        "sessions[0].rundown[1]",
+        "spoken in ko but session 'climate' has an output in en and no booth on duty interprets ko→en",
+        "{kind: studio, speaker: mayor, duration: 10m}",
+        1,
+    ),
+    (
+        "missing-interpretation-en-to-ko",
+        "    booths: [ko-en]\n",
+        "",
+        "sessions[0].rundown[2]",
+        "spoken in en but session 'climate' has an output in ko and no booth on duty interprets en→ko",
+        "{kind: clip, clip: bowles-talk",
+        1,
+    ),
+    (
+        "unknown-field",
+        "    floor_language: ko\n    outputs: [rec-ko, rec-en]\n",
+        "    floor_langage: ko\n    outputs: [rec-ko, rec-en]\n",
+        "sessions[0].floor_langage",
+        "unknown field 'floor_langage'",
+        "floor_langage",
+        1,
+    ),
+    (
+        "unknown-field-leaves-required-missing",
+        "    floor_language: ko\n    outputs: [rec-ko, rec-en]\n",
+        "    floor_langage: ko\n    outputs: [rec-ko, rec-en]\n",
+        "sessions[0].floor_language",
+        "Field required",
+        "  - id: climate",
+        1,
+    ),
+    ("unknown-top-level-key", "sessions:\n", "sesions:\n", "sesions", "unknown field 'sesions'", "sesions:", 1),
+    (
+        "wrong-segment-kind",
+        "{kind: break, duration: 5m}",
+        "{kind: pause, duration: 5m}",
+        "sessions[0].rundown[3]",
+        "unknown 'kind' 'pause'; use one of 'studio', 'remote', 'clip', 'slate', 'break'",
+        "kind: pause",
+        1,
+    ),
+    (
+        "wrong-destination-kind",
+        "{id: rec-en, kind: file, language: en}",
+        "{id: rec-en, kind: tape, language: en}",
+        "destinations[1]",
+        "unknown 'kind' 'tape'",
+        "kind: tape",
+        1,
+    ),
+    (
+        "bad-duration-string",
+        "  max_session: 90m",
+        "  max_session: 1h30",
+        "event.max_session",
+        "'1h30' is not a duration (write e.g. 90m, 1h30m, 45s)",
+        "max_session",
+        1,
+    ),
+    (
+        "bad-clip-duration",
+        "path: test-two/bowles-talk.mp4, duration: 20m",
+        "path: test-two/bowles-talk.mp4, duration: 20 minutes",
+        "clips[0].duration",
+        "'20 minutes' is not a duration",
+        "20 minutes",
+        1,
+    ),
+    (
+        "zero-duration",
+        "path: test-two/bowles-talk.mp4, duration: 20m",
+        "path: test-two/bowles-talk.mp4, duration: 0s",
+        "clips[0].duration",
+        "must be longer than zero",
+        "duration: 0s",
+        1,
+    ),
+    (
+        "interpreter-lacks-a-booth-language",
+        "{id: lee, name: Lee Min-ho, languages: [en, ko]}",
+        "{id: lee, name: Lee Min-ho, languages: [en, ja]}",
+        "booths[0].interpreters[1]",
+        "interpreter 'lee' works in en/ja, not in both languages of booth 'ko-en' (ko/en)",
+        "interpreters: [kim, lee]",
+        1,
+    ),
+    (
+        "prerecorded-speaker-without-clip",
+        "appearance: prerecorded, clip: bowles-talk}",
+        "appearance: prerecorded}",
+        "speakers[1].clip",
+        "speaker 'bowles' is pre-recorded but names no clip",
+        "{id: bowles",
+        1,
+    ),
+    (
+        "remote-segment-for-a-recorded-speaker",
+        "{kind: remote, speaker: diamond, duration: 40m}",
+        "{kind: remote, speaker: bowles, duration: 40m}",
+        "sessions[1].rundown[1].speaker",
+        "speaker 'bowles' appears prerecorded, not live",
+        "kind: remote",
+        1,
+    ),
+    (
+        "clip-segment-longer-than-its-clip",
+        "{kind: clip, clip: bowles-talk, speaker: bowles}",
+        "{kind: clip, clip: bowles-talk, speaker: bowles, offset: 15m, duration: 10m}",
+        "sessions[0].rundown[2].duration",
+        "segment plays 25m of clip 'bowles-talk', which lasts 20m",
+        "offset: 15m",
+        1,
+    ),
+    (
+        "bad-language-code",
+        "languages: [ko], appearance: studio}",
+        "languages: [korean], appearance: studio}",
+        "speakers[0].languages[0]",
+        "String should match pattern",
+        "[korean]",
+        1,
+    ),
+    (
+        "booth-with-one-language-twice",
+        "languages: [ko, en], interpreters",
+        "languages: [ko, ko], interpreters",
+        "booths[0].languages",
+        "a booth interprets between two different languages, not ko and ko",
+        "[ko, ko]",
+        1,
+    ),
+    (
+        "bad-id",
+        "  - id: dialogue",
+        "  - id: Dialogue!",
+        "sessions[1].id",
+        "String should match pattern",
+        "Dialogue!",
+        1,
+    ),
+    (
+        "tab-in-indentation",
+        "    floor_language: ko\n    outputs: [rec-ko, rec-en]\n    booths: [ko-en]\n    rundown:\n      - {kind: slate",
+        "    floor_language: ko\n    outputs: [rec-ko, rec-en]\n    booths: [ko-en]\n    rundown:\n\t- {kind: slate",
+        "",
+        "not valid YAML: found character '\\t' that cannot start any token",
+        "\t- {kind: slate",
+        1,
+    ),
+    (
+        "unclosed-flow-sequence",
+        "  days: [2020-06-03]\n  max_session",
+        "  days: [2020-06-03\n  max_session",
+        "",
+        "not valid YAML",
+        "  max_session: 90m",
+        1,
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     ("old", "new", "path", "fragment", "needle", "nth"),
-    [
-        pytest.param(*c[1:], id=c[0])
-        for c in CASES
-    ],
+    [pytest.param(*c[1:], id=c[0]) for c in CASES],
 )
 def test_one_problem(old: str, new: str, path: str, fragment: str, needle: str, nth: int) -> None:
     text = mutate(old, new)
@@ -223,19 +450,43 @@ def test_one_problem(old: str, new: str, path: str, fragment: str, needle: str, 
 
 DUPLICATES = [
     # (id, old, new, list path, fragment, needle on the list's line, needle on the repeated item's line)
-    ("interpreter", "{id: lee, name: Lee Min-ho", "{id: kim, name: Lee Min-ho",
-     "interpreters", "id 'kim' is used 2 times", "interpreters:", "{id: kim, name: Lee Min-ho"),
-    ("session", "  - id: dialogue", "  - id: climate",
-     "sessions", "id 'climate' is used 2 times", "sessions:", "  - id: climate\n"),
-    ("segment", "{kind: slate, text: Opening, duration: 2m}\n      - {kind: studio",
-     "{id: open, kind: slate, text: Opening, duration: 2m}\n      - {id: open, kind: studio",
-     "sessions[0].rundown", "segment id 'open' is used 2 times", "    rundown:", "{id: open, kind: studio"),
+    (
+        "interpreter",
+        "{id: lee, name: Lee Min-ho",
+        "{id: kim, name: Lee Min-ho",
+        "interpreters",
+        "id 'kim' is used 2 times",
+        "interpreters:",
+        "{id: kim, name: Lee Min-ho",
+    ),
+    (
+        "session",
+        "  - id: dialogue",
+        "  - id: climate",
+        "sessions",
+        "id 'climate' is used 2 times",
+        "sessions:",
+        "  - id: climate\n",
+    ),
+    (
+        "segment",
+        "{kind: slate, text: Opening, duration: 2m}\n      - {kind: studio",
+        "{id: open, kind: slate, text: Opening, duration: 2m}\n      - {id: open, kind: studio",
+        "sessions[0].rundown",
+        "segment id 'open' is used 2 times",
+        "    rundown:",
+        "{id: open, kind: studio",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("old", "new", "where", "fragment", "list_needle", "item_needle"),
-                         [pytest.param(*d[1:], id=d[0]) for d in DUPLICATES])
-def test_duplicate_ids_are_reported(old: str, new: str, where: str, fragment: str, list_needle: str, item_needle: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "where", "fragment", "list_needle", "item_needle"),
+    [pytest.param(*d[1:], id=d[0]) for d in DUPLICATES],
+)
+def test_duplicate_ids_are_reported(
+    old: str, new: str, where: str, fragment: str, list_needle: str, item_needle: str
+) -> None:
     """Reported today on the list (its line); the exact place, the repeated item, is a known gap
     (tests/data/bad/duplicate-ids.yaml): either is accepted here."""
     text = mutate(old, new)
@@ -243,15 +494,19 @@ def test_duplicate_ids_are_reported(old: str, new: str, where: str, fragment: st
     assert len(problems) == 1
     p = problems[0]
     assert p.path == where or p.path.startswith(where + "[")
-    item_line = [i for i, l in enumerate(text.splitlines(keepends=True), start=1) if item_needle.rstrip("\n") in l][-1]
+    item_line = [i for i, ln in enumerate(text.splitlines(keepends=True), start=1) if item_needle.rstrip("\n") in ln][
+        -1
+    ]
     assert p.line in (line_of(text, list_needle), item_line)
 
 
 def test_problems_inside_union_items_are_reported_on_their_line() -> None:
     """A studio segment's speakers list and a destination's field, in flow style: the line is right
     and the path names the item, not the union tag (see also tests/data/bad/union-tag-paths.yaml)."""
-    text = mutate("{kind: studio, speaker: mayor, duration: 10m}\n      - {kind: clip",
-                  "{kind: studio, speakers: [mayor, ghost], duration: 10m}\n      - {kind: clip")
+    text = mutate(
+        "{kind: studio, speaker: mayor, duration: 10m}\n      - {kind: clip",
+        "{kind: studio, speakers: [mayor, ghost], duration: 10m}\n      - {kind: clip",
+    )
     text = mutate("{id: rec-en, kind: file, language: en}", "{id: rec-en, kind: file, language: en, pth: x}", text=text)
     problems = problems_of(text)
     by_message = {p.message: p for p in problems}
@@ -276,9 +531,16 @@ def test_many_model_problems_in_one_file_are_all_reported() -> None:
     for old, new in edits:
         text = mutate(old, new, text=text)
     problems = problems_of(text)
-    assert_reported(problems, path="sessions[0].start", fragment="has no time zone", line=line_of(text, "    start: 2020-06-03T10:00:00"))
+    assert_reported(
+        problems,
+        path="sessions[0].start",
+        fragment="has no time zone",
+        line=line_of(text, "    start: 2020-06-03T10:00:00"),
+    )
     assert_reported(problems, path="event.timezone", fragment="'Asia/Tokio'", line=line_of(text, "Asia/Tokio"))
-    assert_reported(problems, path="sessions[0].rundown[3]", fragment="unknown 'kind' 'pause'", line=line_of(text, "kind: pause"))
+    assert_reported(
+        problems, path="sessions[0].rundown[3]", fragment="unknown 'kind' 'pause'", line=line_of(text, "kind: pause")
+    )
     assert_reported(problems, path="clips[0].duration", fragment="'20 minutes'", line=line_of(text, "20 minutes"))
     assert_reported(problems, path="interpreters[1].nmae", fragment="unknown field 'nmae'", line=line_of(text, "nmae"))
     assert_reported(problems, path="interpreters[1].name", fragment="Field required", line=line_of(text, "nmae"))
@@ -287,7 +549,10 @@ def test_many_model_problems_in_one_file_are_all_reported() -> None:
 
 def test_many_document_problems_in_one_file_are_all_reported() -> None:
     edits = [
-        ("{kind: studio, speaker: mayor, duration: 10m}\n      - {kind: clip", "{kind: studio, speaker: major, duration: 10m}\n      - {kind: clip"),
+        (
+            "{kind: studio, speaker: mayor, duration: 10m}\n      - {kind: clip",
+            "{kind: studio, speaker: major, duration: 10m}\n      - {kind: clip",
+        ),
         ("interpreters: [kim, lee]", "interpreters: [kim, leee]"),
         ("    outputs: [rec-ko, rec-en]", "    outputs: [rec-ko, rec-fr]"),
         ("appearance: prerecorded, clip: bowles-talk}", "appearance: prerecorded}"),
@@ -333,7 +598,7 @@ def _expectations(text: str) -> list[tuple[str, str, int]]:
         m = EXPECT.match(line)
         if not m:
             continue
-        marked = [i for i, l in enumerate(lines, start=1) if re.search(rf"#\s*@{re.escape(m['marker'])}\s*$", l)]
+        marked = [i for i, ln in enumerate(lines, start=1) if re.search(rf"#\s*@{re.escape(m['marker'])}\s*$", ln)]
         assert len(marked) == 1, f"marker @{m['marker']} must mark exactly one line"
         path = "" if m["path"] == "-" else m["path"]
         out.append((path, m["fragment"].strip(), marked[0]))
@@ -401,8 +666,11 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 def test_a_session_nested_in_a_long_one_is_an_overlap() -> None:
     text = mutate("    end: 2020-06-03T11:00:00+09:00", "    end: 2020-06-03T11:59:00+09:00")  # climate 10:00–11:59
-    text = mutate("    start: 2020-06-03T11:30:00+09:00\n    end: 2020-06-03T12:30:00+09:00",
-                  "    start: 2020-06-03T10:30:00+09:00\n    end: 2020-06-03T11:30:00+09:00", text=text)
+    text = mutate(
+        "    start: 2020-06-03T11:30:00+09:00\n    end: 2020-06-03T12:30:00+09:00",
+        "    start: 2020-06-03T10:30:00+09:00\n    end: 2020-06-03T11:30:00+09:00",
+        text=text,
+    )
     text += (
         "  - id: third\n    title: Third\n"
         "    start: 2020-06-03T11:35:00+09:00\n    end: 2020-06-03T11:50:00+09:00\n"
@@ -410,12 +678,19 @@ def test_a_session_nested_in_a_long_one_is_an_overlap() -> None:
         "    rundown:\n      - {kind: slate, duration: 5m}\n"
     )
     problems = problems_of(text)
-    assert_reported(problems, path="sessions[2].start", fragment="session 'third' starts before 'climate' ends",
-                    line=line_of(text, "T11:35:00"))
+    assert_reported(
+        problems,
+        path="sessions[2].start",
+        fragment="session 'third' starts before 'climate' ends",
+        line=line_of(text, "T11:35:00"),
+    )
 
 
 def test_a_clip_offset_past_its_end_is_an_error() -> None:
-    text = mutate("{kind: clip, clip: bowles-talk, speaker: bowles}", "{kind: clip, clip: bowles-talk, speaker: bowles, offset: 30m}")
+    text = mutate(
+        "{kind: clip, clip: bowles-talk, speaker: bowles}",
+        "{kind: clip, clip: bowles-talk, speaker: bowles, offset: 30m}",
+    )
     problems = problems_of(text)
     p = [p for p in problems if p.path.startswith("sessions[0].rundown[2]")]
     assert p and p[0].line == line_of(text, "offset: 30m")

@@ -117,9 +117,14 @@ async def test_commands_reply_and_errors_become_reply_lines() -> None:
     router.register("hold", hold)
     router.register("broken", broken)
     assert (await router.handle_text('{"id": 1, "command": "ping"}')).to_json() == {
-        "type": "reply", "id": 1, "ok": True, "result": {"pong": True},
+        "type": "reply",
+        "id": 1,
+        "ok": True,
+        "result": {"pong": True},
     }
-    assert (await router.handle_text('{"id": 2, "command": "hold", "args": {"session": "climate"}}')).result == {"held": "climate"}
+    assert (await router.handle_text('{"id": 2, "command": "hold", "args": {"session": "climate"}}')).result == {
+        "held": "climate"
+    }
     refused = await router.handle_text('{"id": 3, "command": "hold", "args": {"session": "x"}}')
     assert not refused.ok and refused.error == "no session 'x' to hold"
     unknown = await router.handle_text('{"id": 4, "command": "go"}')

@@ -25,7 +25,13 @@ expect = playwright_api.expect
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 SPEED = 1200.0  # the event's 3 busy hours in 9 s; the climate session is on air for 3 s of them
 
 pytestmark = [
@@ -81,14 +87,23 @@ async def test_the_dashboard_follows_a_run(tmp_path: Path) -> None:
                 await expect(page.locator("#onair-lamp")).to_have_text("ON AIR", timeout=100)
                 await expect(page.locator("#onair-title-ko")).to_have_text("기후·환경", timeout=100)
                 await expect(page.locator("#onair-title-en")).to_have_text("Climate & Environment", timeout=100)
-                await expect(page.locator('#sessions tr[data-session="climate"]')).to_have_attribute("data-state", "live", timeout=100)
+                await expect(page.locator('#sessions tr[data-session="climate"]')).to_have_attribute(
+                    "data-state", "live", timeout=100
+                )
 
                 # an alert raised through the hub reaches the alerts panel, key masked
-                hub.alert("error", "rec-en: ingest refused key sk-LIVE-climate-abcdef123456", session="climate", destination="rec-en")
+                hub.alert(
+                    "error",
+                    "rec-en: ingest refused key sk-LIVE-climate-abcdef123456",
+                    session="climate",
+                    destination="rec-en",
+                )
                 hub.alert("warning", "booth ko-en: interpreter audio is silent", session="climate")
                 alert = page.locator("#alerts li.error")
                 await expect(alert).to_contain_text("rec-en: ingest refused key ****3456", timeout=1500)
-                await expect(page.locator("#alerts li.warning")).to_contain_text("interpreter audio is silent", timeout=500)
+                await expect(page.locator("#alerts li.warning")).to_contain_text(
+                    "interpreter audio is silent", timeout=500
+                )
 
                 # the destinations of the session on air, ingests masked
                 ingest = page.locator('#destinations tr[data-destination="rec-ko"] .ingest')

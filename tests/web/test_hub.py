@@ -174,10 +174,14 @@ def test_every_change_bumps_the_version(stage: Stage) -> None:
     ("target", "shown"),
     [
         (IngestTarget("rtmp://a.rtmp.youtube.com/live2", SecretStr(KEY)), f"rtmp://a.rtmp.youtube.com/live2/{MASKED}"),
-        (IngestTarget("rtmps://live-api-s.facebook.com:443/rtmp/", SecretStr("FB-1234567890?s_bl=1&a=Zq9x")),
-         "rtmps://live-api-s.facebook.com:443/rtmp/****Zq9x"),
-        (IngestTarget("srt://ingest.example:9000?latency=200", SecretStr(KEY)),
-         f"srt://ingest.example:9000?latency=200&streamid={MASKED}"),
+        (
+            IngestTarget("rtmps://live-api-s.facebook.com:443/rtmp/", SecretStr("FB-1234567890?s_bl=1&a=Zq9x")),
+            "rtmps://live-api-s.facebook.com:443/rtmp/****Zq9x",
+        ),
+        (
+            IngestTarget("srt://ingest.example:9000?latency=200", SecretStr(KEY)),
+            f"srt://ingest.example:9000?latency=200&streamid={MASKED}",
+        ),
         (IngestTarget("rtmp://127.0.0.1:1/live", SecretStr("short")), "rtmp://127.0.0.1:1/live/****"),
         (IngestTarget("/tmp/rec/climate/rec-ko.flv"), "/tmp/rec/climate/rec-ko.flv"),
         (None, None),

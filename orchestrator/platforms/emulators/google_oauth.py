@@ -5,6 +5,7 @@ tokens that expire; refusals use Google's error bodies (`invalid_grant`, `invali
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -56,10 +57,8 @@ class TokenIssuer:
         client_id, client_secret = str(form.get("client_id", "")), str(form.get("client_secret", ""))
         auth = request.headers.get("Authorization", "")
         if auth.lower().startswith("basic "):  # client_secret_basic, as some clients send it
-            try:
+            with contextlib.suppress(ValueError):
                 client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
-            except ValueError:
-                pass
         grant = str(form.get("grant_type", ""))
         if grant != "refresh_token":
             return _refuse(400, "unsupported_grant_type", f"Invalid grant_type: {grant}")

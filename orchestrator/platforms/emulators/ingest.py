@@ -51,10 +51,12 @@ class StatMonitor:
     @classmethod
     def for_url(cls, stat_url: str, ttl: float = 0.25) -> StatMonitor:
         async def fetch() -> list[PublishedStream]:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
-                async with http.get(stat_url) as resp:
-                    resp.raise_for_status()
-                    return parse_stat(await resp.text())
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http,
+                http.get(stat_url) as resp,
+            ):
+                resp.raise_for_status()
+                return parse_stat(await resp.text())
 
         return cls(fetch, ttl)
 
