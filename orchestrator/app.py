@@ -48,7 +48,7 @@ async def run_live(
 ) -> Runner:
     """Run the event on the real clock until its last action; returns the finished runner."""
     from orchestrator.media.live import RemoteSourceRegistry
-    from orchestrator.media.programme import MediaProgramme
+    from orchestrator.media.plane import AvMediaPlane
     from orchestrator.media.settings import MediaSettings
     from orchestrator.platforms.credentials import CredentialStore
     from orchestrator.platforms.factory import close_platforms, for_destinations, make_platforms
@@ -67,7 +67,7 @@ async def run_live(
     credentials = CredentialStore(settings.secrets_file) if settings.secrets_file else CredentialStore.from_env()
     media_settings = MediaSettings()
     live = RemoteSourceRegistry(media_settings)  # the studio feed, remote speakers, live booths
-    programme = MediaProgramme(clock, media_settings, live=live)
+    programme = AvMediaPlane(clock, media_settings, live=live)
     async with AsyncExitStack() as stack:
         stack.callback(journal.close)
         stack.push_async_callback(live.close)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import structlog
 
-from orchestrator.logging import configure_logging
+from orchestrator.logconfig import configure_logging
 from orchestrator.planning.plan import PlanSettings, plan
 from orchestrator.schedule.loader import ScheduleError, format_path, load_schedule, schedule_warnings
 
@@ -56,8 +56,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     tz = schedule.event.tz
     for a in the_plan.actions:
         when = a.at.astimezone(tz)
-        print(f"{when:%a %Y-%m-%d %H:%M:%S %Z}  {a.kind.value:<8} {a.id:<48} {a.label}")
-    print(f"{len(the_plan.actions)} actions for {len(the_plan.programmes)} sessions")
+        print(f"{when:%a %Y-%m-%d %H:%M:%S %Z}  {a.kind.value:<17} {a.id:<48} {a.label}")
+    print(f"{len(the_plan.actions)} actions for {len(the_plan.cue_sheets)} sessions")
     return 0
 
 
@@ -126,7 +126,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     """Serve a platform emulator on loopback until interrupted (prints its base URL when ready)."""
     try:
         if args.platform == "youtube":
-            from orchestrator.platforms.emulators.youtube import run_youtube_emulator
+            from orchestrator.standins.emulators.youtube import run_youtube_emulator
 
             asyncio.run(
                 run_youtube_emulator(
@@ -140,7 +140,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
                 )
             )
         else:
-            from orchestrator.platforms.emulators.facebook import run_facebook_emulator
+            from orchestrator.standins.emulators.facebook import run_facebook_emulator
 
             asyncio.run(
                 run_facebook_emulator(

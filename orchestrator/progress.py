@@ -15,6 +15,7 @@ from rich.table import Table
 
 from orchestrator.clock import Clock
 from orchestrator.engine.runner import ActionResult, Runner
+from orchestrator.planning.actions import ActionKind
 from orchestrator.planning.plan import Plan
 from orchestrator.planning.state import SessionState
 from orchestrator.schedule.model import Schedule
@@ -50,10 +51,10 @@ class RehearsalProgress:
         a = result.action
         if self.console.is_terminal:
             return
-        if a.destination is None and a.kind.value in ("go_live", "end"):
+        if a.kind in (ActionKind.ON_AIR, ActionKind.STOP_PROGRAMME):
             total = len(self.plan.actions)
             lateness = f"{result.error_ms:+.0f} ms" if result.error_ms is not None else ""
-            word = "ON AIR " if a.kind.value == "go_live" else "OFF AIR"
+            word = "ON AIR " if a.kind == ActionKind.ON_AIR else "OFF AIR"
             self.console.print(
                 f"[{self._done:>4}/{total}] {word} {a.session:<28} {a.at.astimezone(self.tz):%a %d %b %H:%M} {lateness} {result.outcome}",
                 highlight=False,
@@ -79,7 +80,7 @@ class RehearsalProgress:
         )
         for col in ("session", "title", "start", "state", "late (max ms)"):
             table.add_column(col)
-        for sid, prog in self.plan.programmes.items():
+        for sid, prog in self.plan.cue_sheets.items():
             state = self.runner.machines[sid].state
             errs = [
                 r.error_ms for r in self.runner.results.values() if r.action.session == sid and r.error_ms is not None

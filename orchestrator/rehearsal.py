@@ -22,6 +22,7 @@ import structlog
 from orchestrator.clock import CompressedClock, Window
 from orchestrator.engine.journal import SqliteJournal
 from orchestrator.engine.runner import LogNotifier, Runner, RunnerSettings
+from orchestrator.planning.actions import ActionKind, action_id
 from orchestrator.planning.plan import Plan, PlanSettings, plan
 from orchestrator.schedule.model import FileDestination, RtmpDestination, Schedule
 
@@ -72,7 +73,7 @@ def resolve_outputs(options: RehearsalOptions) -> str:
         return "rtmp"
     if options.outputs != "auto":
         return options.outputs
-    from orchestrator.platforms.rtmp_server import RtmpServer
+    from orchestrator.standins.nginx import RtmpServer
 
     return "platforms" if RtmpServer.available() else "files"
 
@@ -86,10 +87,10 @@ def recording_destinations(schedule: Schedule) -> dict[str, FileDestination]:
 
 
 async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, Any]:
-    from orchestrator.media.demo_clips import ensure_demo_clips
     from orchestrator.media.live import RemoteSourceRegistry
-    from orchestrator.media.programme import MediaProgramme
+    from orchestrator.media.plane import AvMediaPlane
     from orchestrator.media.settings import MediaSettings
+    from orchestrator.standins.demo_media import ensure_demo_clips
 
     run_dir = options.run_dir or default_run_dir(schedule.event.id)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +110,7 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
         notifier = DashboardHub(schedule, clock, forward=log_notifier)
     media_settings = MediaSettings()
     live = RemoteSourceRegistry(media_settings)  # studio feeds (hybrid events) and, later, remote speakers
-    programme = MediaProgramme(clock, media_settings, live=live)
+    programme = AvMediaPlane(clock, media_settings, live=live)
     mode = resolve_outputs(options)
     started = time.time()
     async with AsyncExitStack() as stack:
@@ -139,7 +140,7 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
         log.info(
             "rehearsal_started",
             event_id=schedule.event.id,
-            sessions=len(the_plan.programmes),
+            sessions=len(the_plan.cue_sheets),
             actions=len(the_plan.actions),
             speed=options.speed,
             outputs=mode,
@@ -217,8 +218,8 @@ async def _wire_outputs(
         return destinations, {did: rtmp for did in destinations}, None
     if mode != "platforms":
         raise ValueError(f"unknown output mode '{mode}' (use platforms, files or rtmp)")
-    from orchestrator.platforms.local import start_local_platforms
-    from orchestrator.platforms.rtmp_server import RtmpServer
+    from orchestrator.standins.local_platforms import start_local_platforms
+    from orchestrator.standins.nginx import RtmpServer
 
     server = RtmpServer(record_dir=run_dir / "ingest")
     await server.start()
@@ -262,7 +263,7 @@ def collect_ingest_recordings(
     # Sessions in the order they took their destinations: a file goes to the first that claims it.
     def attached_at(item: tuple[tuple[str, str], Any]) -> float:
         (sid, did), _ = item
-        r = runner.results.get(f"{sid}/{did}/standby")
+        r = runner.results.get(action_id(ActionKind.ATTACH_OUTPUT, sid, did))
         return clock.to_wall(r.executed) if r is not None and r.executed is not None else float("inf")
 
     for (sid, did), prepared in sorted(runner.prepared.items(), key=attached_at):
@@ -270,8 +271,8 @@ def collect_ingest_recordings(
             continue
         # nginx names the stream without the query string (Facebook keys carry one).
         key = prepared.primary.key.get_secret_value().split("?", 1)[0] if prepared.primary.key else ""
-        attached = runner.results.get(f"{sid}/{did}/standby")
-        ended = runner.results.get(f"{sid}/{did}/end")
+        attached = runner.results.get(action_id(ActionKind.ATTACH_OUTPUT, sid, did))
+        ended = runner.results.get(action_id(ActionKind.END_BROADCAST, sid, did))
         if not key or attached is None or attached.executed is None:
             continue
         # nginx stamps whole seconds: a file of this session starts no earlier than a second before.
@@ -331,14 +332,14 @@ def build_report(
         )
     states = journal.states()
     sessions = []
-    for sid in the_plan.programmes:
+    for sid in the_plan.cue_sheets:
         history = dict(states.get(sid, []))
         sessions.append(
             {
                 "id": sid,
-                "title": the_plan.programmes[sid].title,
-                "scheduled_start": the_plan.programmes[sid].start.isoformat(),
-                "scheduled_end": the_plan.programmes[sid].end.isoformat(),
+                "title": the_plan.cue_sheets[sid].title,
+                "scheduled_start": the_plan.cue_sheets[sid].start.isoformat(),
+                "scheduled_end": the_plan.cue_sheets[sid].end.isoformat(),
                 "on_air": history.get("live"),
                 "off_air": history.get("ended"),
                 "state": runner.machines[sid].state.value,

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 try:
-    from orchestrator.media.demo_clips import ensure_demo_clips
     from orchestrator.schedule.loader import ScheduleError, load_schedule
+    from orchestrator.standins.demo_media import ensure_demo_clips
 except ModuleNotFoundError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from orchestrator.media.demo_clips import ensure_demo_clips
     from orchestrator.schedule.loader import ScheduleError, load_schedule
+    from orchestrator.standins.demo_media import ensure_demo_clips
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-format", choices=("console", "json"), default="console")
     args = parser.parse_args(argv)
     try:
-        from orchestrator.logging import configure_logging
+        from orchestrator.logconfig import configure_logging
     except ImportError:  # logging set-up not there: structlog's defaults
         pass
     else:

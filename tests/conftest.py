@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.logging import configure_logging
+from orchestrator.logconfig import configure_logging
 from orchestrator.schedule.loader import load_schedule
 from orchestrator.schedule.model import Schedule
 

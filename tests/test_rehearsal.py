@@ -79,7 +79,7 @@ async def test_a_cac_session_through_the_platform_emulators(tmp_path: Path) -> N
 
 async def test_rehearsal_pushes_to_a_users_rtmp_server(tmp_path: Path) -> None:
     """`--rtmp URL`: every destination is pushed to URL/<destination id> on a server the user runs."""
-    from orchestrator.platforms.rtmp_server import RtmpServer
+    from orchestrator.standins.nginx import RtmpServer
 
     schedule = load_schedule(DATA / "two-sessions.yaml")
     async with RtmpServer(record_dir=tmp_path / "server") as server:
@@ -137,8 +137,8 @@ async def test_a_hybrid_event_shows_the_studio_feed(tmp_path: Path) -> None:
     import asyncio
     import threading
 
-    from orchestrator.platforms.rtmp_server import RtmpServer
     from orchestrator.schedule.model import Schedule
+    from orchestrator.standins.nginx import RtmpServer
 
     async with RtmpServer() as server:
         stop = threading.Event()

@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
-from orchestrator.planning.programme import Cue, SessionProgramme
+from orchestrator.planning.cues import Cue, CueSheet
 from orchestrator.schedule.model import Destination, Session
 
 
@@ -70,10 +70,10 @@ class CueApplied:
     fallback: str | None = None  # set when the wanted source could not be shown and what was shown instead
 
 
-class Programme(Protocol):
+class MediaPlane(Protocol):
     """The media plane: builds each session's programme and feeds its outputs."""
 
-    async def prepare(self, programme: SessionProgramme) -> list[str]:
+    async def prepare(self, programme: CueSheet) -> list[str]:
         """Check and pre-open what the session needs (clips exist and decode). Returns problems
         found (each naming the clip and the segment); never raises for a missing clip."""
 

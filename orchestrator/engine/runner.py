@@ -23,12 +23,12 @@ from apscheduler.triggers.date import DateTrigger
 
 from orchestrator.clock import Clock
 from orchestrator.engine.journal import SqliteJournal
-from orchestrator.engine.ports import Notifier, OutputSpec, Platform, PreparedDestination, Programme
-from orchestrator.planning.actions import Action, ActionKind
+from orchestrator.engine.ports import MediaPlane, Notifier, OutputSpec, Platform, PreparedDestination
+from orchestrator.planning.actions import Action, ActionKind, action_id
 from orchestrator.planning.plan import Plan
 from orchestrator.planning.state import SessionMachine, SessionState
+from orchestrator.redaction import mask_text
 from orchestrator.schedule.model import Schedule
-from orchestrator.secrets import mask_text
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +71,7 @@ class Runner:
         plan: Plan,
         *,
         clock: Clock,
-        programme: Programme,
+        programme: MediaPlane,
         platforms: Mapping[str, Platform],
         destinations: Mapping[str, Destination] | None = None,
         journal: SqliteJournal,
@@ -166,10 +166,10 @@ class Runner:
         self.results[action.id] = ActionResult(action, "ok", detail={"from_journal": True})
         if action.destination is None:
             target = {
-                ActionKind.PREPARE: SessionState.PREPARING,
-                ActionKind.STANDBY: SessionState.STANDBY,
-                ActionKind.GO_LIVE: SessionState.LIVE,
-                ActionKind.END: SessionState.ENDED,
+                ActionKind.PREPARE_MEDIA: SessionState.PREPARING,
+                ActionKind.START_PROGRAMME: SessionState.STANDBY,
+                ActionKind.ON_AIR: SessionState.LIVE,
+                ActionKind.STOP_PROGRAMME: SessionState.ENDED,
             }.get(action.kind)
             if target is not None:
                 m = self.machines[action.session]
@@ -185,16 +185,20 @@ class Runner:
         self.notifier.alert("warning", f"session '{sid}' resumed after a restart", session=sid)
         session = self.schedule.session(sid)
         try:
-            await self.programme.prepare(self.plan.programmes[sid])
+            await self.programme.prepare(self.plan.cue_sheets[sid])
             await self.programme.start(sid)
             for action in self.plan.for_session(sid):
-                if action.kind != ActionKind.STANDBY or action.destination is None:
+                if action.kind != ActionKind.ATTACH_OUTPUT:
                     continue
-                if not self.journal.done(action.id) or self.journal.done(f"{sid}/{action.destination}/end"):
+                if not self.journal.done(action.id) or self.journal.done(
+                    action_id(ActionKind.END_BROADCAST, sid, action.destination)
+                ):
                     continue
                 did = action.destination
                 dest = self.destinations[did]
-                prepared = await self.platforms[did].prepare(f"{sid}/{did}/prepare", session, dest)
+                prepared = await self.platforms[did].prepare(
+                    action_id(ActionKind.PREPARE_BROADCAST, sid, did), session, dest
+                )
                 self.prepared[(sid, did)] = prepared
                 await self.programme.attach_output(self._output(sid, dest, prepared))
             now = self.clock.now()
@@ -230,7 +234,10 @@ class Runner:
         latest_cue: dict[str, Action] = {}
         for action in missed:
             session_end_wall = self.clock.to_wall(self.schedule.session(action.session).end)
-            if session_end_wall <= now_wall and action.kind != ActionKind.END:
+            if session_end_wall <= now_wall and action.kind not in (
+                ActionKind.END_BROADCAST,
+                ActionKind.STOP_PROGRAMME,
+            ):
                 self._skip(action, "missed: the session was over when the runner started")
             elif action.kind == ActionKind.CUE:
                 prev = latest_cue.get(action.session)
@@ -321,24 +328,24 @@ class Runner:
         sid = action.session
         session = self.schedule.session(sid)
         if action.destination is None:
-            if action.kind == ActionKind.PREPARE:
+            if action.kind == ActionKind.PREPARE_MEDIA:
                 self._move(sid, SessionState.PREPARING)
-                problems = await self.programme.prepare(self.plan.programmes[sid])
+                problems = await self.programme.prepare(self.plan.cue_sheets[sid])
                 for problem in problems:
                     self.notifier.alert("warning", problem, session=sid)
                 return {"problems": problems}
-            if action.kind == ActionKind.STANDBY:
+            if action.kind == ActionKind.START_PROGRAMME:
                 self._move(sid, SessionState.STANDBY)
                 await self.programme.start(sid)
                 return None
-            if action.kind == ActionKind.GO_LIVE:
+            if action.kind == ActionKind.ON_AIR:
                 self._move(sid, SessionState.LIVE)
                 return None
             if action.kind == ActionKind.CUE:
                 assert action.cue is not None
                 self.programme.arm(sid, action.cue)
                 return {"armed_ahead_s": self.settings.cue_arm_lead_s}
-            if action.kind == ActionKind.END:
+            if action.kind == ActionKind.STOP_PROGRAMME:
                 reports = await self.programme.stop(sid)
                 self._record_applied_cues(sid)
                 aired = self.machines[sid].state in (SessionState.LIVE, SessionState.OVERRUN)
@@ -350,13 +357,13 @@ class Runner:
         did = action.destination
         dest = self.destinations[did]
         platform = self.platforms[did]
-        if action.kind == ActionKind.PREPARE:
+        if action.kind == ActionKind.PREPARE_BROADCAST:
             prepared = await platform.prepare(action.id, session, dest)
             self.prepared[(sid, did)] = prepared
             return {"platform_ids": prepared.platform_ids, "target": mask_text(prepared.primary.url)}
-        if action.kind == ActionKind.STANDBY:
+        if action.kind == ActionKind.ATTACH_OUTPUT:
             prepared = self.prepared.get((sid, did))
-            prepare_id = f"{sid}/{did}/prepare"
+            prepare_id = action_id(ActionKind.PREPARE_BROADCAST, sid, did)
             restored = self.results.get(prepare_id)
             if prepared is None and restored is not None and restored.detail.get("from_journal"):
                 # Restarted after the preparation: ask again (adapters are idempotent on the id) for the ingest.
@@ -369,7 +376,7 @@ class Runner:
         if action.kind == ActionKind.GO_LIVE:
             await platform.go_live(action.id, session, dest)
             return None
-        if action.kind == ActionKind.END:
+        if action.kind == ActionKind.END_BROADCAST:
             report = None
             if (sid, did) in self.prepared:
                 report = await self.programme.detach_output(sid, did)

@@ -13,7 +13,7 @@ import structlog
 from orchestrator.media.clip import ClipError, ClipReader
 from orchestrator.media.frames import Audio, silence
 from orchestrator.media.settings import AUDIO_RATE
-from orchestrator.planning.programme import AudioKind, AudioSource, InterpretationFeed
+from orchestrator.planning.cues import AudioKind, AudioSource, InterpretationFeed
 
 log = structlog.get_logger(__name__)
 

@@ -20,11 +20,11 @@ from av.video.frame import VideoFrame
 
 from orchestrator.media.audio import AudioInput
 from orchestrator.media.frames import Audio, AudioBuffer, AudioNormalizer, Fitter, silence
-from orchestrator.media.pipeline import LiveSources
+from orchestrator.media.programme import LiveSources
 from orchestrator.media.settings import AUDIO_RATE, MediaSettings
 from orchestrator.media.sources import Picture, Tick
-from orchestrator.planning.programme import AudioSource, VideoKind, VideoSource
-from orchestrator.secrets import mask_text
+from orchestrator.planning.cues import AudioSource, VideoKind, VideoSource
+from orchestrator.redaction import mask_text
 
 log = structlog.get_logger(__name__)
 

@@ -1,98 +1,72 @@
-"""Network outputs in their own process.
+"""Mux many: each destination copies the session's encoded packets into its own FLV container (a
+file, or an RTMP/RTMPS publish).
 
-libavformat keeps the GIL while it opens an RTMP connection (PyAV calls `avio_open` and
-`avformat_write_header` without releasing it): measured 175 ms for the handshake with nginx on
-loopback, longer against a distant ingest, up to the TCP timeout for a host that does not answer.
-In-process, every (re)connect of one destination would freeze the programme and every other
-output. So each RTMP target runs its `Publisher` in a child process (forkserver, preloaded with
-this module: a child starts in milliseconds), fed with encoded packets over a pipe. The stream key
-travels in the pickled arguments, never on a command line."""
+`Publisher` is the synchronous core: join at a keyframe, re-base timestamps to start near zero
+(they stay the programme's frame and sample counts, shifted by the joining keyframe), and after an
+error reconnect with exponential backoff, rejoining at a fresh keyframe asked of the pipeline.
+`ThreadWriter` runs a publisher on its own thread (files); `publisher.ProcessWriter` runs one in
+its own process (network outputs). Either way a slow or dead destination only stalls itself.
+
+Packets travel in per-frame batches (a video packet and its audio): one hand-over per frame keeps
+the per-output cost to a fraction of a per-cent of the encode."""
 
 from __future__ import annotations
 
-import collections
-import contextlib
-import multiprocessing
-import multiprocessing.connection
-import multiprocessing.forkserver
-import multiprocessing.popen_forkserver
-import multiprocessing.spawn
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import av
+import av.error
 import structlog
+from av.container import OutputContainer
+from av.stream import Stream
 
 from orchestrator.engine.ports import IngestTarget, OutputReport
-from orchestrator.media.encoder import EncodedPacket
-from orchestrator.media.outputs import Publisher, Samples, drain, log_emit, queue_limit
+from orchestrator.media.encoder import EncodedPacket, StreamSample
 from orchestrator.media.settings import MediaSettings
-from orchestrator.secrets import mask_text
+from orchestrator.redaction import mask_text
 
 log = structlog.get_logger(__name__)
 
-_STOP = object()
-_OVERFLOW = object()
-# Packets cross to the publisher process in batches gathered over this long. Each hand-over costs
-# a wake-up on both sides (measured ~0.1 ms of CPU each); at one per frame that made an extra
-# destination cost 5 % of the encode, at one per 0.1 s it is under 2 %. 0.1 s more latency is
-# nothing next to a platform's seconds of buffering.
-BATCH_S = 0.1
-_context: multiprocessing.context.ForkServerContext | None = None
-_context_lock = threading.Lock()
-_prep_lock = threading.Lock()
+# How a publisher reports what happened: (level, event, fields). In-process it logs; in a
+# publisher process it sends the event to the parent, which logs it with the app's configuration.
+Emit = Callable[[str, str, dict[str, Any]], None]
 
 
-def _mp() -> multiprocessing.context.ForkServerContext:
-    global _context
-    with _context_lock:
-        if _context is None:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload([__name__])
-            _context = ctx
-        return _context
+def log_emit(level: str, event: str, fields: dict[str, Any]) -> None:
+    getattr(log, level)(event, **fields)
 
 
-class _Popen(multiprocessing.popen_forkserver.Popen):
-    """Starts a child without re-running the parent's main module in it. A publisher needs only
-    this module (preloaded in the fork server); re-running `__main__` (the `summit` script, a
-    benchmark) would import the whole application again in every output's process."""
-
-    def _launch(self, process_obj: Any) -> None:
-        with _prep_lock:  # the patch is process-wide for the few milliseconds of a launch
-            original = multiprocessing.spawn.get_preparation_data
-
-            def without_main(name: str) -> dict[str, Any]:
-                data = original(name)
-                data.pop("init_main_from_path", None)
-                data.pop("init_main_from_name", None)
-                return data
-
-            multiprocessing.spawn.get_preparation_data = without_main  # type: ignore[assignment]
-            try:
-                super()._launch(process_obj)  # type: ignore[misc]  # private in the stdlib, unchanged since 3.4
-            finally:
-                multiprocessing.spawn.get_preparation_data = original  # type: ignore[assignment]
+def queue_limit(settings: MediaSettings) -> int:
+    """Per-frame batches an output may fall behind before it is cut."""
+    return int(settings.output_queue_s * settings.fps)
 
 
-class _Process(multiprocessing.context.ForkServerProcess):
-    @staticmethod
-    def _Popen(process_obj: Any) -> _Popen:
-        return _Popen(process_obj)
+@dataclass
+class Samples:
+    """What an output needs to describe its streams: filled by the pipeline as encoders start."""
+
+    video: StreamSample | None = None
+    audio: dict[str, StreamSample] = field(default_factory=dict)
 
 
-def warm_up() -> None:
-    """Start the fork server now (it imports the media stack once, about a second), so that the
-    first network output does not wait for it."""
-    _mp()
-    multiprocessing.forkserver.ensure_running()
+@dataclass
+class _Connection:
+    container: OutputContainer
+    video: Stream
+    audio: Stream
+    video_offset: int  # programme frame index of the keyframe this connection starts with
+    audio_offset: int  # the same instant in audio samples
+    opened_at: float
 
 
-class ProcessWriter:
-    """The parent's side of a `Publisher` running in a child process (same interface as `ThreadWriter`)."""
+class Publisher:
+    """Publishes one language programme to one place (synchronous: the caller owns the thread)."""
 
     def __init__(
         self,
@@ -106,232 +80,217 @@ class ProcessWriter:
         samples: Samples,
         settings: MediaSettings,
         request_keyframe: Callable[[], None],
+        emit: Emit = log_emit,
     ) -> None:
         self.session_id = session_id
         self.destination_id = destination_id
-        self.label = label
-        self._targets = targets
+        self.label = label  # "<session>/<destination>[/backup]"
+        self._targets = targets  # one, or [primary, backup] for failover
+        self._current = 0
         self._kind = kind
         self._language = language
         self._samples = samples
         self._settings = settings
         self._request_keyframe = request_keyframe
-        self._queue: queue.Queue[object] = queue.Queue()
-        self._max_queue = queue_limit(settings)
-        self._report: OutputReport | None = None
-        self._reported = threading.Event()
+        self._emit = emit
+        self._conn: _Connection | None = None
+        self._backoff = settings.reconnect_initial_s
+        self._retry_at = 0.0
+        self._keyframe_asked = False
+        self._gave_up = False
+        self.frames = 0
+        self.bytes = 0
+        self.connects = 0
         self.errors: list[str] = []
-        self.restarts = 0
-        self.cpu_s = 0.0  # CPU seconds the publisher process(es) used (they are not our children)
-        self._receiver: threading.Thread | None = None
-        self._proc: multiprocessing.process.BaseProcess | None = None
-        self._unacked: collections.deque[float] = collections.deque()  # when each unanswered batch was sent
-        # Starting the process is left to the sender thread: the caller may be the event loop.
-        self._thread = threading.Thread(target=self._send_loop, name=f"output {label}", daemon=True)
+
+    @property
+    def target(self) -> str:
+        return mask_text(self._targets[self._current].publish_url().get_secret_value())
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    def handle(self, packet: EncodedPacket) -> None:
+        if self._conn is None:
+            if self._gave_up or time.monotonic() < self._retry_at:
+                return
+            if not (packet.kind == "video" and packet.keyframe):
+                if not self._keyframe_asked:
+                    self._keyframe_asked = True
+                    self._request_keyframe()
+                return
+            self._connect(packet)
+            if self._conn is None:
+                return
+        conn = self._conn
+        try:
+            if packet.kind == "video":
+                conn.container.mux(packet.to_av(conn.video, conn.video_offset))
+                self.frames += 1
+            else:
+                # AAC priming puts the first packet 1024 samples before the frame it belongs to.
+                if packet.pts < conn.audio_offset - 1024:
+                    return
+                conn.container.mux(packet.to_av(conn.audio, conn.audio_offset))
+            self.bytes += len(packet.data)
+            if self._backoff > self._settings.reconnect_initial_s and time.monotonic() - conn.opened_at > 10:
+                self._backoff = self._settings.reconnect_initial_s  # a stable connection resets the backoff
+        except (av.error.FFmpegError, OSError) as exc:
+            self._error(f"write failed: {exc}")
+            self._disconnect(trailer=False)
+            self._schedule_retry()
+
+    def lost(self, why: str) -> None:
+        """Packets were dropped before reaching us: the stream cannot go on without a gap, so
+        close this connection and rejoin at the next keyframe."""
+        self._error(why)
+        self._disconnect(trailer=False)
+
+    def close(self) -> OutputReport:
+        self._disconnect(trailer=True)
+        return OutputReport(
+            self.destination_id, self.session_id, self.target, self.frames, self.bytes, list(self.errors)
+        )
+
+    def _connect(self, keyframe: EncodedPacket) -> None:
+        url = self._targets[self._current].publish_url().get_secret_value()
+        video_sample = self._samples.video
+        audio_sample = self._samples.audio.get(self._language)
+        if video_sample is None or audio_sample is None:
+            return  # the encoders have not started yet; the next keyframe will do
+        try:
+            if self._kind == "file":
+                Path(url).parent.mkdir(parents=True, exist_ok=True)
+                # Every packet straight to disk: a killed process keeps what it recorded.
+                container = av.open(url, "w", format="flv", options={"flush_packets": "1"})
+            else:
+                # PyAV opens output I/O without options, so no write timeout can be set: a peer
+                # that vanishes without a reset blocks this publisher until TCP gives up, and the
+                # queue limit in front of it cuts the output meanwhile.
+                container = av.open(url, "w", format="flv", options={"flvflags": "no_duration_filesize"})
+            try:
+                video = video_sample.add_to(container)
+                audio = audio_sample.add_to(container)
+                container.start_encoding()
+            except BaseException:
+                container.close()
+                raise
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            self._error(f"cannot open: {exc}")
+            self._schedule_retry()
+            return
+        spf = self._settings.samples_per_frame
+        self._conn = _Connection(container, video, audio, keyframe.pts, keyframe.pts * spf, time.monotonic())
+        self.connects += 1
+        self._keyframe_asked = False
+        self._emit(
+            "info",
+            "output_opened",
+            {
+                "output": self.label,
+                "target": self.target,
+                "language": self._language,
+                "first_frame": keyframe.pts,
+                "connection": self.connects,
+            },
+        )
+
+    def _disconnect(self, trailer: bool) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.container.close()  # writes the trailer; on a dead connection this fails, which is fine
+        except (av.error.FFmpegError, OSError) as exc:
+            if trailer:
+                self._error(f"close failed: {exc}")
+        self._emit(
+            "info",
+            "output_closed",
+            {"output": self.label, "target": self.target, "frames": self.frames, "bytes": self.bytes},
+        )
+
+    def _schedule_retry(self) -> None:
+        if self._kind == "file":
+            self._gave_up = True  # a file that cannot be written will not heal by retrying
+            return
+        if len(self._targets) > 1:
+            self._current = (self._current + 1) % len(self._targets)  # failover: try the other ingest
+        self._retry_at = time.monotonic() + self._backoff
+        self._emit(
+            "warning",
+            "output_reconnect_scheduled",
+            {"output": self.label, "target": self.target, "in_s": round(self._backoff, 2)},
+        )
+        self._backoff = min(self._backoff * 2, self._settings.reconnect_max_s)
+
+    def _error(self, message: str) -> None:
+        text = mask_text(f"{self.label} → {self.target}: {message}")
+        self.errors.append(text)
+        self._emit("warning", "output_error", {"output": self.label, "error": text})
+
+
+_STOP = object()
+
+
+class ThreadWriter:
+    """A publisher on its own thread, fed per-frame batches through a bounded queue."""
+
+    cpu_s = 0.0  # in-process: counted with the programme
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._publisher = Publisher(**kwargs)
+        self.label: str = kwargs["label"]
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._limit = queue_limit(kwargs["settings"])
+        self._lost: str | None = None
+        self._thread = threading.Thread(target=self._run, name=f"output {self.label}", daemon=True)
         self._thread.start()
 
     @property
     def target(self) -> str:
-        return " | ".join(mask_text(t.publish_url().get_secret_value()) for t in self._targets)
+        return self._publisher.target
 
     def feed(self, packets: list[EncodedPacket]) -> None:
-        oldest = self._unacked[0] if self._unacked else None
-        if self._queue.qsize() >= self._max_queue or (
-            oldest is not None and time.monotonic() - oldest > self._settings.output_queue_s
-        ):
-            # The child has not finished a batch for that long: it hangs in libavformat (a connect
-            # or a write to a peer that vanished without a reset; no timeout can be set there).
-            # Kill it; the sender thread starts a fresh one, which reconnects.
-            self._drop(f"publisher stuck for {self._settings.output_queue_s:g} s; packets dropped, restarting it")
-            self._unacked.clear()
-            proc = self._proc
-            if proc is not None and proc.is_alive():
-                proc.kill()
+        if self._queue.qsize() >= self._limit:
+            drain(self._queue)
+            self._queue.put(f"fell more than {self._limit} frames behind; packets dropped")
         self._queue.put(packets)
 
     def close(self, timeout: float = 15.0) -> OutputReport:
         self._queue.put(_STOP)
         self._thread.join(timeout)
-        report = self._report or OutputReport(self.destination_id, self.session_id, self.target)
-        if self._report is None:
-            report.errors.append(f"{self.label}: the publisher process did not report")
-        report.errors[:0] = self.errors
+        report = self._publisher.close() if not self._thread.is_alive() else None
+        if report is None:
+            report = OutputReport(
+                self._publisher.destination_id,
+                self._publisher.session_id,
+                self.target,
+                self._publisher.frames,
+                self._publisher.bytes,
+                list(self._publisher.errors),
+            )
+            report.errors.append(f"{self.label}: did not finish writing within {timeout:g} s")
         return report
 
-    # -- the sender thread ---------------------------------------------------------------------
-
-    def _send_loop(self) -> None:
-        stopping = False
-        while not stopping:
-            try:
-                proc, conn = self._spawn()
-            except Exception as exc:
-                self._error(f"cannot start the publisher process: {exc!r}")
-                self._discard_until_stop()
-                return
-            stopping = self._forward(conn)
-            if stopping:
-                # A trailer takes milliseconds; a child that does not answer in seconds is stuck
-                # (e.g. connecting to a host that never replies) and is killed.
-                self._reported.wait(5)
-            proc.join(1 if stopping else 0.5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-            if self._receiver is not None:
-                self._receiver.join(5)  # the child's exit closed its end: the receiver has its EOF
-            conn.close()
-            self._unacked.clear()
-            if not stopping:
-                self.restarts += 1
-                self._error(f"publisher process ended (exit code {proc.exitcode}); starting another")
-                time.sleep(min(self._settings.reconnect_max_s, self._settings.reconnect_initial_s * 2**self.restarts))
-
-    def _spawn(self) -> tuple[multiprocessing.process.BaseProcess, multiprocessing.connection.Connection]:
-        ctx = _mp()
-        parent, child = ctx.Pipe(duplex=True)
-        config = {
-            "session_id": self.session_id,
-            "destination_id": self.destination_id,
-            "label": self.label,
-            "targets": self._targets,
-            "kind": self._kind,
-            "language": self._language,
-            "settings": self._settings.model_dump(),
-        }
-        proc = _Process(target=_child_main, args=(child, config), name=f"publisher {self.label}", daemon=True)
-        proc.start()
-        self._proc = proc
-        child.close()
-        self._receiver = threading.Thread(
-            target=self._receive_loop, args=(parent,), name=f"output {self.label} receiver", daemon=True
-        )
-        self._receiver.start()
-        return proc, parent
-
-    def _forward(self, conn: multiprocessing.connection.Connection) -> bool:
-        """Forward packets until told to stop (True) or the child dies (False)."""
-        samples_sent = False
-
-        def send_packets(packets: list[EncodedPacket]) -> None:
-            nonlocal samples_sent
-            if not samples_sent and self._samples.video is not None:
-                conn.send(("samples", self._samples.video, self._samples.audio.get(self._language)))
-                samples_sent = True
-            self._unacked.append(time.monotonic())  # before sending: the ack may come back at once
-            conn.send(("packets", packets))
-
-        try:
-            while True:
-                items = [self._queue.get()]
-                if items[0] is not _STOP:
-                    time.sleep(BATCH_S)
-                    items += _take_all(self._queue)
-                packets: list[EncodedPacket] = []
-                for item in items:
-                    if item is _STOP or item is _OVERFLOW:
-                        if packets:
-                            send_packets(packets)
-                            packets = []
-                        if item is _STOP:
-                            conn.send(("close",))
-                            return True
-                        conn.send(("lost",))
-                        continue
-                    assert isinstance(item, list)
-                    packets += item
-                if packets:
-                    send_packets(packets)
-        except (OSError, EOFError, ValueError):
-            return False
-
-    def _receive_loop(self, conn: multiprocessing.connection.Connection) -> None:
-        while True:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                return
-            kind = message[0]
-            if kind == "ack":
-                if self._unacked:
-                    self._unacked.popleft()
-            elif kind == "keyframe":
-                self._request_keyframe()
-            elif kind == "log":
-                _level, event, fields = message[1:]
-                log_emit(_level, event, fields)
-            elif kind == "report":
-                self._report, cpu_s = message[1], message[2]
-                self.cpu_s += cpu_s
-                self._reported.set()
-
-    def _drop(self, why: str) -> None:
-        drain(self._queue, _STOP)
-        self._queue.put(_OVERFLOW)
-        self._error(why)
-
-    def _discard_until_stop(self) -> None:
-        while self._queue.get() is not _STOP:
-            pass
-
-    def _error(self, message: str) -> None:
-        text = mask_text(f"{self.label}: {message}")
-        self.errors.append(text)
-        log.warning("output_error", output=self.label, error=text)
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not _STOP:
+            if isinstance(item, str):
+                self._publisher.lost(item)
+                continue
+            assert isinstance(item, list)
+            for packet in item:
+                self._publisher.handle(packet)
 
 
-def _take_all(q: queue.Queue[object]) -> list[object]:
-    items: list[object] = []
+def drain(q: queue.Queue[object], stop_marker: object = _STOP) -> None:
+    """Empty a queue, keeping a stop request if there is one."""
+    stop = False
     try:
         while True:
-            items.append(q.get_nowait())
+            stop = q.get_nowait() is stop_marker or stop
     except queue.Empty:
-        return items
-
-
-def _child_main(conn: multiprocessing.connection.Connection, config: dict[str, Any]) -> None:
-    """The publisher process: a `Publisher` fed from the pipe; events and the report go back."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it closes us cleanly
-    send_lock = threading.Lock()
-
-    def send(message: tuple[Any, ...]) -> None:
-        with send_lock, contextlib.suppress(OSError, ValueError):
-            conn.send(message)
-
-    samples = Samples()
-    language = config["language"]
-    # The publisher runs right here, on the receiving thread: when the network blocks it, the pipe
-    # fills and the parent's queue limit takes over.
-    publisher = Publisher(
-        session_id=config["session_id"],
-        destination_id=config["destination_id"],
-        label=config["label"],
-        targets=config["targets"],
-        kind=config["kind"],
-        language=language,
-        samples=samples,
-        settings=MediaSettings(**config["settings"]),
-        request_keyframe=lambda: send(("keyframe",)),
-        emit=lambda level, event, fields: send(("log", level, event, fields)),
-    )
-    try:
-        while True:
-            message = conn.recv()
-            kind = message[0]
-            if kind == "packets":
-                for packet in message[1]:
-                    publisher.handle(packet)
-                send(("ack",))  # the parent's proof that we are not hanging
-            elif kind == "samples":
-                samples.video = message[1]
-                if message[2] is not None:
-                    samples.audio[language] = message[2]
-            elif kind == "lost":
-                publisher.lost("packets were dropped on the way to the publisher process")
-            elif kind == "close":
-                break
-    except (EOFError, OSError):
-        pass  # the parent is gone: close what we have
-    report = publisher.close()
-    send(("report", report, time.process_time()))
-    conn.close()
+        pass
+    if stop:
+        q.put(stop_marker)

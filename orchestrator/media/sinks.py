@@ -9,8 +9,8 @@ from typing import Protocol
 
 from orchestrator.engine.ports import IngestTarget, OutputReport, OutputSpec
 from orchestrator.media.encoder import EncodedPacket
-from orchestrator.media.outputs import Samples, ThreadWriter
-from orchestrator.media.publisher import ProcessWriter
+from orchestrator.media.process_writer import ProcessWriter
+from orchestrator.media.publisher import Samples, ThreadWriter
 from orchestrator.media.settings import MediaSettings
 
 

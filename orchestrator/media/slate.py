@@ -16,7 +16,7 @@ from av.video.frame import VideoFrame
 from PIL import Image, ImageDraw, ImageFont
 
 from orchestrator.media.frames import yuv_planes
-from orchestrator.planning.programme import Slate
+from orchestrator.planning.cues import Slate
 
 BACKGROUND = (16, 28, 52)
 ACCENT = (242, 169, 0)

@@ -12,7 +12,7 @@ from av.video.frame import VideoFrame
 from orchestrator.media.clip import ClipReader
 from orchestrator.media.frames import Audio, silence
 from orchestrator.media.slate import SlateRenderer
-from orchestrator.planning.programme import Slate
+from orchestrator.planning.cues import Slate
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
-from orchestrator.planning.programme import Cue
+from orchestrator.planning.cues import Cue
 
 
 class CueQueue:

@@ -20,13 +20,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from orchestrator.planning.actions import Action, ActionKind
-from orchestrator.planning.programme import (
+from orchestrator.planning.actions import Action, ActionKind, action_id
+from orchestrator.planning.cues import (
     AudioKind,
     AudioSource,
     Cue,
+    CueSheet,
     InterpretationFeed,
-    SessionProgramme,
     Slate,
     VideoKind,
     VideoSource,
@@ -54,7 +54,7 @@ class PlanSettings:
 @dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...]
-    programmes: dict[str, SessionProgramme] = field(default_factory=dict)
+    cue_sheets: dict[str, CueSheet] = field(default_factory=dict)
 
     def action(self, action_id: str) -> Action:
         return next(a for a in self.actions if a.id == action_id)
@@ -80,46 +80,52 @@ def plan(schedule: Schedule, settings: PlanSettings | None = None, only: set[str
         sessions = [s for s in sessions if s.id in only]
 
     actions: list[Action] = []
-    programmes: dict[str, SessionProgramme] = {}
+    cue_sheets: dict[str, CueSheet] = {}
     last_end_on: dict[str, tuple[datetime, str]] = {}  # destination → (end of the session it carries, end action id)
 
     for session in sessions:
         sid = session.id
         start, end = _utc(session.start), _utc(session.end)
-        programme = session_programme(schedule, session, settings)
-        programmes[sid] = programme
+        cue_sheet = session_cue_sheet(schedule, session, settings)
+        cue_sheets[sid] = cue_sheet
         prepare_at = start - settings.prepare_lead
         standby_at = start - settings.standby_lead
+        K = ActionKind
 
-        actions.append(Action(f"{sid}/prepare", ActionKind.PREPARE, sid, prepare_at, label="check media"))
+        def sid_(kind: ActionKind, did: str | None = None, *, _sid: str = sid) -> str:
+            return action_id(kind, _sid, did)
+
+        actions.append(Action(sid_(K.PREPARE_MEDIA), K.PREPARE_MEDIA, sid, prepare_at, label="check media"))
         actions.append(
             Action(
-                f"{sid}/standby", ActionKind.STANDBY, sid, standby_at, after=(f"{sid}/prepare",), label="stand-by slate"
+                sid_(K.START_PROGRAMME),
+                K.START_PROGRAMME,
+                sid,
+                standby_at,
+                after=(sid_(K.PREPARE_MEDIA),),
+                label="stand-by slate",
             )
         )
-        actions.append(
-            Action(f"{sid}/go_live", ActionKind.GO_LIVE, sid, start, after=(f"{sid}/standby",), label="on air")
-        )
-        for cue in programme.cues:
+        actions.append(Action(sid_(K.ON_AIR), K.ON_AIR, sid, start, after=(sid_(K.START_PROGRAMME),), label="on air"))
+        for cue in cue_sheet.cues:
             actions.append(
-                Action(cue.id, ActionKind.CUE, sid, _utc(cue.at), after=(f"{sid}/standby",), cue=cue, label=cue.label)
+                Action(cue.id, K.CUE, sid, _utc(cue.at), after=(sid_(K.START_PROGRAMME),), cue=cue, label=cue.label)
             )
 
         dest_ends: list[str] = []
         for did in session.outputs:
             dest = schedule.destination(did)
-            base = f"{sid}/{did}"
             actions.append(
                 Action(
-                    f"{base}/prepare",
-                    ActionKind.PREPARE,
+                    sid_(K.PREPARE_BROADCAST, did),
+                    K.PREPARE_BROADCAST,
                     sid,
                     prepare_at,
                     destination=did,
                     label=f"prepare {dest.kind}",
                 )
             )
-            after = [f"{sid}/standby", f"{base}/prepare"]
+            after = [sid_(K.START_PROGRAMME), sid_(K.PREPARE_BROADCAST, did)]
             take_at = standby_at
             previous = last_end_on.get(did)
             if previous is not None:
@@ -128,8 +134,8 @@ def plan(schedule: Schedule, settings: PlanSettings | None = None, only: set[str
                 take_at = max(take_at, prev_end)
             actions.append(
                 Action(
-                    f"{base}/standby",
-                    ActionKind.STANDBY,
+                    sid_(K.ATTACH_OUTPUT, did),
+                    K.ATTACH_OUTPUT,
                     sid,
                     take_at,
                     destination=did,
@@ -139,35 +145,37 @@ def plan(schedule: Schedule, settings: PlanSettings | None = None, only: set[str
             )
             actions.append(
                 Action(
-                    f"{base}/go_live",
-                    ActionKind.GO_LIVE,
+                    sid_(K.GO_LIVE, did),
+                    K.GO_LIVE,
                     sid,
                     start,
                     destination=did,
-                    after=(f"{base}/standby", f"{sid}/go_live"),
+                    after=(sid_(K.ATTACH_OUTPUT, did), sid_(K.ON_AIR)),
                     label="go live",
                 )
             )
             actions.append(
                 Action(
-                    f"{base}/end",
-                    ActionKind.END,
+                    sid_(K.END_BROADCAST, did),
+                    K.END_BROADCAST,
                     sid,
                     end,
                     destination=did,
-                    after=(f"{base}/go_live",),
+                    after=(sid_(K.GO_LIVE, did),),
                     label="end broadcast",
                 )
             )
-            dest_ends.append(f"{base}/end")
-            last_end_on[did] = (end, f"{base}/end")
-        actions.append(Action(f"{sid}/end", ActionKind.END, sid, end, after=tuple(dest_ends), label="programme off"))
+            dest_ends.append(sid_(K.END_BROADCAST, did))
+            last_end_on[did] = (end, sid_(K.END_BROADCAST, did))
+        actions.append(
+            Action(sid_(K.STOP_PROGRAMME), K.STOP_PROGRAMME, sid, end, after=tuple(dest_ends), label="programme off")
+        )
 
     actions.sort(key=Action.sort_key)
     repeated = sorted(i for i, n in Counter(a.id for a in actions).items() if n > 1)
     if repeated:  # ids key the journal and the platforms' idempotency: they must be unique
         raise ValueError(f"the plan of event '{schedule.event.id}' has repeated action ids: {', '.join(repeated)}")
-    return Plan(tuple(actions), programmes)
+    return Plan(tuple(actions), cue_sheets)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +255,7 @@ def _audio(
     return audio
 
 
-def session_programme(schedule: Schedule, session: Session, settings: PlanSettings | None = None) -> SessionProgramme:
+def session_cue_sheet(schedule: Schedule, session: Session, settings: PlanSettings | None = None) -> CueSheet:
     settings = settings or PlanSettings()
     languages = schedule.output_languages(session)
     title = session.title.get("en", session.floor_language)
@@ -257,7 +265,7 @@ def session_programme(schedule: Schedule, session: Session, settings: PlanSettin
     at = _utc(session.start)
     for i, seg in enumerate(session.rundown):
         name = seg.id or f"{i + 1:02d}-{seg.kind}"
-        cue_id = f"{session.id}/cue/{name}"
+        cue_id = action_id(ActionKind.CUE, session.id, cue=name)
         spoken = segment_language(schedule, session, seg)
         speaker = _segment_speaker(seg)
         label = seg.title or (f"{seg.kind}: {schedule.speaker(speaker).name}" if speaker else seg.kind)
@@ -283,7 +291,7 @@ def session_programme(schedule: Schedule, session: Session, settings: PlanSettin
         )
         cues.append(
             Cue(
-                id=f"{session.id}/cue/{name}",
+                id=action_id(ActionKind.CUE, session.id, cue=name),
                 at=at,
                 segment_id=name,
                 label="closing card",
@@ -291,7 +299,7 @@ def session_programme(schedule: Schedule, session: Session, settings: PlanSettin
                 audio=_audio(schedule, session, None, languages, settings),
             )
         )
-    return SessionProgramme(
+    return CueSheet(
         session_id=session.id,
         title=title,
         start=_utc(session.start),

@@ -7,7 +7,7 @@ the other destinations.
 
 from __future__ import annotations
 
-from orchestrator.secrets import mask_text
+from orchestrator.redaction import mask_text
 
 
 class DestinationFailed(Exception):

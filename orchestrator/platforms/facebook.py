@@ -29,8 +29,8 @@ from orchestrator.platforms.errors import DestinationFailed, StreamNotActive
 from orchestrator.platforms.facebook_api import GraphApi, GraphApiError
 from orchestrator.platforms.settings import FacebookSettings
 from orchestrator.platforms.urls import split_stream_url
+from orchestrator.redaction import mask_key
 from orchestrator.schedule.model import FacebookDestination, Session
-from orchestrator.secrets import mask_key
 
 log = structlog.get_logger(__name__)
 

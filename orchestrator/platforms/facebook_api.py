@@ -21,7 +21,7 @@ from orchestrator.platforms.credentials import FacebookCredentials
 from orchestrator.platforms.errors import CredentialsRejected, DestinationFailed, PlatformUnavailable
 from orchestrator.platforms.retry import retry_after
 from orchestrator.platforms.settings import FacebookSettings
-from orchestrator.secrets import mask_text
+from orchestrator.redaction import mask_text
 
 log = structlog.get_logger(__name__)
 

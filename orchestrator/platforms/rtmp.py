@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from orchestrator.engine.ports import DestinationHealth, IngestTarget, PreparedDestination
 from orchestrator.platforms.credentials import CredentialsMissing, CredentialStore
 from orchestrator.platforms.errors import DestinationFailed
+from orchestrator.redaction import mask_key
 from orchestrator.schedule.model import RtmpDestination, Session
-from orchestrator.secrets import mask_key
 
 log = structlog.get_logger(__name__)
 

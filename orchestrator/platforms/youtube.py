@@ -29,8 +29,8 @@ from orchestrator.platforms.errors import DestinationFailed, StreamNotActive
 from orchestrator.platforms.oauth import GoogleOAuth
 from orchestrator.platforms.settings import YouTubeSettings
 from orchestrator.platforms.youtube_api import QuotaLedger, YouTubeApi, YouTubeApiError
+from orchestrator.redaction import mask_key
 from orchestrator.schedule.model import Session, YouTubeDestination
-from orchestrator.secrets import mask_key
 
 log = structlog.get_logger(__name__)
 

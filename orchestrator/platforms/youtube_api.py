@@ -32,7 +32,7 @@ from orchestrator.platforms.oauth import GoogleOAuth
 from orchestrator.platforms.retry import retry_after
 from orchestrator.platforms.settings import YouTubeSettings
 from orchestrator.platforms.youtube_quota import cost, quota_day
-from orchestrator.secrets import mask_text
+from orchestrator.redaction import mask_text
 
 log = structlog.get_logger(__name__)
 

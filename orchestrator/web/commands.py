@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from orchestrator.secrets import mask_text
+from orchestrator.redaction import mask_text
 
 log = structlog.get_logger(__name__)
 

@@ -26,8 +26,8 @@ from orchestrator.engine.ports import Notifier
 from orchestrator.engine.runner import ActionResult, LogNotifier, Runner
 from orchestrator.planning.actions import Action, ActionKind
 from orchestrator.planning.state import SessionState
+from orchestrator.redaction import mask_text
 from orchestrator.schedule.model import Schedule, Session
-from orchestrator.secrets import mask_text
 from orchestrator.web import views
 from orchestrator.web.broadcast import Broadcaster
 from orchestrator.web.commands import CommandRouter
@@ -190,7 +190,7 @@ class DashboardHub:
 
     def _sessions(self) -> list[Session]:
         """The planned sessions (a rehearsal may run only some), in air order."""
-        planned = set(self._runner.plan.programmes) if self._runner else None
+        planned = set(self._runner.plan.cue_sheets) if self._runner else None
         chosen = [s for s in self.schedule.sessions if planned is None or s.id in planned]
         return sorted(chosen, key=lambda s: s.start)
 
@@ -234,7 +234,7 @@ class DashboardHub:
 
     def _changeover(self, action: Action, countdown_s: float) -> dict[str, Any]:
         row = views.pending_row(action, self.tz, countdown_s)
-        row["change"] = "on_air" if action.kind == ActionKind.GO_LIVE else "off_air"
+        row["change"] = "on_air" if action.kind == ActionKind.ON_AIR else "off_air"
         row["title"] = views.titles(self.schedule.session(action.session))
         return row
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from orchestrator.engine.ports import IngestTarget
-from orchestrator.secrets import mask_key, mask_text
+from orchestrator.redaction import mask_key, mask_text
 
 # Shorter values would replace ordinary words (and no real key is this short).
 _MIN_SECRET_LEN = 6

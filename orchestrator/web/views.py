@@ -13,8 +13,8 @@ from typing import Any
 from orchestrator.engine.ports import PreparedDestination
 from orchestrator.engine.runner import ActionResult
 from orchestrator.planning.actions import Action, ActionKind
+from orchestrator.redaction import mask_text
 from orchestrator.schedule.model import Session
-from orchestrator.secrets import mask_text
 from orchestrator.web.masking import masked_ingest
 
 ON_AIR_STATES = ("live", "overrun")
@@ -22,10 +22,10 @@ READYING_STATES = ("preparing", "standby")
 
 # What a destination is doing once its latest action went through.
 _PHASE = {
-    ActionKind.PREPARE: "prepared",
-    ActionKind.STANDBY: "feeding",
+    ActionKind.PREPARE_BROADCAST: "prepared",
+    ActionKind.ATTACH_OUTPUT: "feeding",
     ActionKind.GO_LIVE: "live",
-    ActionKind.END: "ended",
+    ActionKind.END_BROADCAST: "ended",
 }
 
 
@@ -81,7 +81,7 @@ def next_pending(
 
 def is_changeover(action: Action) -> bool:
     """A moment the audience sees: a session goes on or off air."""
-    return action.destination is None and action.kind in (ActionKind.GO_LIVE, ActionKind.END)
+    return action.kind in (ActionKind.ON_AIR, ActionKind.STOP_PROGRAMME)
 
 
 def pending_row(action: Action, tz: tzinfo, countdown_s: float) -> dict[str, Any]:

@@ -164,14 +164,14 @@ def run_in_child(run: Run) -> dict[str, Any]:
 async def _child(run: Run) -> dict[str, Any]:
     from orchestrator.clock import SystemClock
     from orchestrator.engine.ports import IngestTarget, OutputSpec
-    from orchestrator.logging import configure_logging
-    from orchestrator.media import MediaProgramme, MediaSettings
-    from orchestrator.planning.programme import (
+    from orchestrator.logconfig import configure_logging
+    from orchestrator.media import AvMediaPlane, MediaSettings
+    from orchestrator.planning.cues import (
         AudioKind,
         AudioSource,
         Cue,
+        CueSheet,
         InterpretationFeed,
-        SessionProgramme,
         Slate,
         VideoKind,
         VideoSource,
@@ -190,13 +190,11 @@ async def _child(run: Run) -> dict[str, Any]:
     cue = Cue(
         "clip", now + timedelta(seconds=0.5), "seg", "clip", VideoSource(VideoKind.CLIP, clip_path=run.clip), audio
     )
-    prog = SessionProgramme(
-        "bench", "bench", now, now + timedelta(hours=1), tuple(run.languages), Slate("bench"), (cue,)
-    )
+    prog = CueSheet("bench", "bench", now, now + timedelta(hours=1), tuple(run.languages), Slate("bench"), (cue,))
     settings = MediaSettings(
         width=run.width, height=run.height, video_bitrate=run.bitrate, preset=run.preset, pacing=run.pacing
     )  # type: ignore[arg-type]
-    media = MediaProgramme(SystemClock(), settings)
+    media = AvMediaPlane(SystemClock(), settings)
     await media.prepare(prog)
     media.arm("bench", cue)
     for i, (lang, url) in enumerate(run.outputs):

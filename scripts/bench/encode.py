@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchlib import Run, ffmpeg_cpu, make_clip, run_in_child
 
-from orchestrator.platforms.rtmp_server import RtmpServer
+from orchestrator.standins.nginx import RtmpServer
 
 
 async def main() -> None:

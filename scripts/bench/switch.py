@@ -29,10 +29,10 @@ from benchlib import make_colour_clip
 
 from orchestrator.clock import SystemClock
 from orchestrator.engine.ports import IngestTarget, OutputSpec
-from orchestrator.logging import configure_logging
-from orchestrator.media import MediaProgramme, MediaSettings
-from orchestrator.planning.programme import AudioKind, AudioSource, Cue, SessionProgramme, Slate, VideoKind, VideoSource
-from orchestrator.platforms.rtmp_server import RtmpServer
+from orchestrator.logconfig import configure_logging
+from orchestrator.media import AvMediaPlane, MediaSettings
+from orchestrator.planning.cues import AudioKind, AudioSource, Cue, CueSheet, Slate, VideoKind, VideoSource
+from orchestrator.standins.nginx import RtmpServer
 
 COLOURS = {
     "red": (255, 0, 0),
@@ -88,7 +88,7 @@ async def main() -> None:
     clips = {name: make_colour_clip(work / f"{name}.mp4", name, 5) for name in COLOURS}
     clock = SystemClock()
     async with RtmpServer(record_dir=work / "recorded") as server:
-        media = MediaProgramme(clock, MediaSettings(width=640, height=360))
+        media = AvMediaPlane(clock, MediaSettings(width=640, height=360))
         now = datetime.now(UTC)
         offsets = cue_times(n_cues, args.seconds, rng)
         names = list(COLOURS)
@@ -105,7 +105,7 @@ async def main() -> None:
                     {"ko": AudioSource(AudioKind.FLOOR)},
                 )
             )
-        prog = SessionProgramme(
+        prog = CueSheet(
             "switch", "switch", now, now + timedelta(seconds=args.seconds), ("ko",), Slate("Stand by"), tuple(cues)
         )
         problems = await media.prepare(prog)

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from orchestrator.clock import Clock
 from orchestrator.engine.ports import CueApplied, IngestTarget, OutputReport, OutputSpec, PreparedDestination
-from orchestrator.planning.programme import Cue, SessionProgramme
+from orchestrator.planning.cues import Cue, CueSheet
 
 
 class RecordingProgramme:
@@ -24,7 +24,7 @@ class RecordingProgramme:
     def _note(self, what: str, target: str) -> None:
         self.calls.append((what, target, self.clock.now()))
 
-    async def prepare(self, programme: SessionProgramme) -> list[str]:
+    async def prepare(self, programme: CueSheet) -> list[str]:
         self._note("prepare", programme.session_id)
         return list(self.prepare_problems)
 

@@ -106,7 +106,7 @@ async def test_missed_actions_policy(two_sessions: Schedule, tmp_path: Path) -> 
     platform = RecordingPlatform()
     p = plan(two_sessions)
     # move "now" to 35 event minutes into the dialogue session (its remote segment began at 10)
-    target = p.programmes["dialogue"].start + timedelta(minutes=35)
+    target = p.cue_sheets["dialogue"].start + timedelta(minutes=35)
     offset = CompressedClock(busy_windows(p), speed=SPEED, wall_start=0.0, gap_s=0.2).to_wall(target)
     late_clock = CompressedClock(busy_windows(p), speed=SPEED, wall_start=time.time() - offset, gap_s=0.2)
     programme = RecordingProgramme(late_clock)

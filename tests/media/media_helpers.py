@@ -11,12 +11,12 @@ import av
 import numpy as np
 
 from orchestrator.clock import CompressedClock, Window
-from orchestrator.planning.programme import (
+from orchestrator.planning.cues import (
     AudioKind,
     AudioSource,
     Cue,
+    CueSheet,
     InterpretationFeed,
-    SessionProgramme,
     Slate,
     VideoKind,
     VideoSource,
@@ -38,8 +38,8 @@ def standby() -> Slate:
     return Slate("개회식 Opening Ceremony", "Seoul", "Please stand by", countdown_to=T)
 
 
-def programme(*cues: Cue, languages: tuple[str, ...] = ("ko", "en"), session_id: str = "s1") -> SessionProgramme:
-    return SessionProgramme(session_id, "Opening", T, T + timedelta(hours=1), languages, standby(), tuple(cues))
+def programme(*cues: Cue, languages: tuple[str, ...] = ("ko", "en"), session_id: str = "s1") -> CueSheet:
+    return CueSheet(session_id, "Opening", T, T + timedelta(hours=1), languages, standby(), tuple(cues))
 
 
 def floor() -> AudioSource:

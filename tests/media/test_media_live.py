@@ -18,9 +18,9 @@ from media_clips import dominant_hz, make_clip
 from media_helpers import BLUE, GREEN, T, audio_window, compressed_clock, decode, floor, is_colour, programme, tone
 
 from orchestrator.engine.ports import IngestTarget, OutputSpec
-from orchestrator.media import MediaProgramme, MediaSettings
+from orchestrator.media import AvMediaPlane, MediaSettings
 from orchestrator.media.live import RemoteSourceRegistry
-from orchestrator.planning.programme import Cue, Slate, VideoKind, VideoSource
+from orchestrator.planning.cues import Cue, Slate, VideoKind, VideoSource
 
 pytestmark = pytest.mark.slow
 FPS = 30
@@ -87,7 +87,7 @@ async def registry() -> AsyncIterator[RemoteSourceRegistry]:
     await reg.close()
 
 
-async def run_session(media: MediaProgramme, cue: Cue, out: Path, frames: int) -> int:
+async def run_session(media: AvMediaPlane, cue: Cue, out: Path, frames: int) -> int:
     """Play the cue from frame ~15 and record the Korean programme; returns the cue's frame."""
     await media.prepare(programme(cue))
     media.arm("s1", cue)
@@ -106,7 +106,7 @@ async def test_remote_speaker_then_backup_when_the_feed_stops(
 ) -> None:
     camera, mic = ColourTrack(GREEN), ToneTrack(440)
     registry.register("alice", camera, mic)
-    media = MediaProgramme(compressed_clock(speed=1, lead_s=0.5), MediaSettings(), live=registry)
+    media = AvMediaPlane(compressed_clock(speed=1, lead_s=0.5), MediaSettings(), live=registry)
     cue = remote_cue("c1", "alice", backup=blue_backup)
     out = tmp_path / "ko.flv"
     cut = await run_session(media, cue, out, frames=60)
@@ -132,7 +132,7 @@ async def test_remote_speaker_then_backup_when_the_feed_stops(
 async def test_remote_speaker_who_joins_late_is_cut_to_once_stable(
     registry: RemoteSourceRegistry, tmp_path: Path
 ) -> None:
-    media = MediaProgramme(compressed_clock(speed=1, lead_s=0.3), MediaSettings(), live=registry)
+    media = AvMediaPlane(compressed_clock(speed=1, lead_s=0.3), MediaSettings(), live=registry)
     cue = remote_cue("c1", "bob")  # no backup: the speaker's own slate stands in
     out = tmp_path / "ko.flv"
     cut = await run_session(media, cue, out, frames=30)
@@ -169,7 +169,7 @@ async def test_remote_speaker_through_a_peer_connection(registry: RemoteSourceRe
         await receiver.setLocalDescription(await receiver.createAnswer())
         await sender.setRemoteDescription(receiver.localDescription)
         await asyncio.wait_for(both.wait(), 10)
-        media = MediaProgramme(compressed_clock(speed=1, lead_s=0.3), MediaSettings(), live=registry)
+        media = AvMediaPlane(compressed_clock(speed=1, lead_s=0.3), MediaSettings(), live=registry)
         out = tmp_path / "ko.flv"
         await run_session(media, remote_cue("c1", "carol"), out, frames=150)
         await media.stop("s1")
@@ -190,7 +190,7 @@ async def test_live_booth_replaces_the_scheduled_feed_while_it_flows(
 
     # English is interpreted in booth-1; its scheduled stand-in is a 1000 Hz tone.
     cue = clip_cue("c1", T, red_clip, {"ko": floor(), "en": tone(1000, booth="booth-1")})
-    media = MediaProgramme(compressed_clock(speed=1, lead_s=0.3), MediaSettings(), live=registry)
+    media = AvMediaPlane(compressed_clock(speed=1, lead_s=0.3), MediaSettings(), live=registry)
     await media.prepare(programme(cue))
     media.arm("s1", cue)
     out = tmp_path / "en.flv"
@@ -224,7 +224,7 @@ async def test_studio_feed_from_a_url(registry: RemoteSourceRegistry, blue_backu
         {"ko": floor(), "en": floor()},
         "ko",
     )
-    media = MediaProgramme(compressed_clock(speed=1, lead_s=1.0), MediaSettings(), live=registry)
+    media = AvMediaPlane(compressed_clock(speed=1, lead_s=1.0), MediaSettings(), live=registry)
     out = tmp_path / "ko.flv"
     cut = await run_session(media, studio, out, frames=90)
     await media.stop("s1")

@@ -27,9 +27,9 @@ from media_helpers import (
 
 from orchestrator.clock import Clock
 from orchestrator.engine.ports import CueApplied, IngestTarget, OutputSpec
-from orchestrator.media import MediaProgramme, MediaSettings, UnknownSession, probe
-from orchestrator.media.pipeline import LiveSources
-from orchestrator.planning.programme import Cue, VideoKind, VideoSource
+from orchestrator.media import AvMediaPlane, MediaSettings, UnknownSession, probe
+from orchestrator.media.programme import LiveSources
+from orchestrator.planning.cues import Cue, VideoKind, VideoSource
 
 FPS = 30
 
@@ -38,7 +38,7 @@ def file_output(tmp: Path, dest: str, lang: str, session: str = "s1") -> OutputS
     return OutputSpec(dest, session, lang, "file", IngestTarget(str(tmp / "out" / f"{dest}.flv")))
 
 
-async def run_until(media: MediaProgramme, session: str, frames: int, timeout: float = 60) -> None:
+async def run_until(media: AvMediaPlane, session: str, frames: int, timeout: float = 60) -> None:
     pipeline = media.pipeline(session)
     deadline = time.monotonic() + timeout
     while pipeline.stats.frames < frames:
@@ -61,7 +61,7 @@ async def test_two_language_programmes_cut_on_the_frame(tmp_path: Path, red_clip
     c1 = clip_cue("c1", T, red_clip, {"ko": floor(), "en": tone(1000)}, spoken="ko")
     c2 = clip_cue("c2", T + timedelta(seconds=150), blue_clip, {"ko": tone(1500), "en": floor()}, spoken="en")
     c3 = slate_cue("c3", T + timedelta(seconds=270))
-    media = MediaProgramme(clock, MediaSettings(pacing="asap"))
+    media = AvMediaPlane(clock, MediaSettings(pacing="asap"))
     assert await media.prepare(programme(c1, c2, c3)) == []
     for cue in (c1, c2, c3):
         media.arm("s1", cue)
@@ -117,7 +117,7 @@ async def test_two_language_programmes_cut_on_the_frame(tmp_path: Path, red_clip
 async def test_clip_ending_early_falls_back_to_standby(tmp_path: Path, short_clip: Path) -> None:
     clock = compressed_clock(speed=60, lead_s=0.5)
     cue = clip_cue("c1", T, short_clip, {"ko": floor(), "en": tone(1000)})
-    media = MediaProgramme(clock, MediaSettings(pacing="asap"))
+    media = AvMediaPlane(clock, MediaSettings(pacing="asap"))
     await media.prepare(programme(cue))
     media.arm("s1", cue)
     await media.attach_output(file_output(tmp_path, "ko-file", "ko"))
@@ -140,7 +140,7 @@ async def test_clip_ending_early_falls_back_to_standby(tmp_path: Path, short_cli
 
 
 async def test_output_attached_later_starts_on_a_keyframe(tmp_path: Path) -> None:
-    media = MediaProgramme(compressed_clock(speed=60), MediaSettings(pacing="asap"))
+    media = AvMediaPlane(compressed_clock(speed=60), MediaSettings(pacing="asap"))
     await media.prepare(programme())
     await media.attach_output(file_output(tmp_path, "early", "en"))
     await media.start("s1")
@@ -160,7 +160,7 @@ async def test_output_attached_later_starts_on_a_keyframe(tmp_path: Path) -> Non
 
 
 async def test_detach_closes_the_file_and_reports(tmp_path: Path) -> None:
-    media = MediaProgramme(compressed_clock(speed=60), MediaSettings(pacing="asap"))
+    media = AvMediaPlane(compressed_clock(speed=60), MediaSettings(pacing="asap"))
     await media.prepare(programme())
     await media.attach_output(file_output(tmp_path, "a", "ko"))
     await media.attach_output(file_output(tmp_path, "b", "ko"))
@@ -177,7 +177,7 @@ async def test_detach_closes_the_file_and_reports(tmp_path: Path) -> None:
 async def test_prepare_names_missing_and_broken_clips(tmp_path: Path) -> None:
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")
-    media = MediaProgramme(compressed_clock(speed=60), MediaSettings(pacing="asap"))
+    media = AvMediaPlane(compressed_clock(speed=60), MediaSettings(pacing="asap"))
     problems = await media.prepare(
         programme(clip_cue("c1", T, tmp_path / "missing.mp4", {}), clip_cue("c2", T + timedelta(minutes=5), broken, {}))
     )
@@ -191,7 +191,7 @@ async def test_prepare_names_missing_and_broken_clips(tmp_path: Path) -> None:
 async def test_missing_clip_at_cue_time_shows_standby_and_says_so(tmp_path: Path) -> None:
     clock = compressed_clock(speed=60, lead_s=0.3)
     cue = clip_cue("c1", T, tmp_path / "missing.mp4", {"ko": floor(), "en": floor()})
-    media = MediaProgramme(clock, MediaSettings(pacing="asap"))
+    media = AvMediaPlane(clock, MediaSettings(pacing="asap"))
     await media.prepare(programme(cue))
     media.arm("s1", cue)
     await media.attach_output(file_output(tmp_path, "ko-file", "ko"))
@@ -206,7 +206,7 @@ async def test_missing_clip_at_cue_time_shows_standby_and_says_so(tmp_path: Path
 
 
 async def test_realtime_pacing_keeps_the_event_loop_free(tmp_path: Path) -> None:
-    media = MediaProgramme(compressed_clock(speed=1), MediaSettings(pacing="realtime"))
+    media = AvMediaPlane(compressed_clock(speed=1), MediaSettings(pacing="realtime"))
     await media.prepare(programme())
     await media.attach_output(file_output(tmp_path, "ko-file", "ko"))
     await media.attach_output(file_output(tmp_path, "en-file", "en"))
@@ -232,7 +232,7 @@ async def test_cues_due_on_the_same_frame_apply_the_newest(tmp_path: Path, red_c
     late = clip_cue(
         "late", T + timedelta(milliseconds=100), blue_clip, {"ko": floor(), "en": floor()}
     )  # 60× clock: same frame
-    media = MediaProgramme(clock, MediaSettings(pacing="asap"))
+    media = AvMediaPlane(clock, MediaSettings(pacing="asap"))
     await media.prepare(programme(early, late))
     media.arm("s1", early)
     media.arm("s1", late)
@@ -271,7 +271,7 @@ async def test_a_source_that_raises_shows_standby_and_the_stream_goes_on(tmp_pat
     cue = Cue(
         "c1", T, "seg-remote", "remote", VideoSource(VideoKind.REMOTE, speaker_id="x"), {"ko": floor(), "en": tone(800)}
     )
-    media = MediaProgramme(clock, MediaSettings(pacing="asap"), live=_ExplodingSources())
+    media = AvMediaPlane(clock, MediaSettings(pacing="asap"), live=_ExplodingSources())
     await media.prepare(programme(cue))
     media.arm("s1", cue)
     await media.attach_output(file_output(tmp_path, "en-file", "en"))
@@ -294,7 +294,7 @@ async def test_a_fade_dissolves_from_the_outgoing_source(tmp_path: Path, red_cli
     clock = compressed_clock(speed=60, lead_s=0.5)
     c1 = clip_cue("c1", T, red_clip, {"ko": floor()})
     c2 = replace(clip_cue("c2", T + timedelta(seconds=60), blue_clip, {"ko": floor()}), fade_s=0.5)  # 15 frames
-    media = MediaProgramme(clock, MediaSettings(pacing="asap"))
+    media = AvMediaPlane(clock, MediaSettings(pacing="asap"))
     await media.prepare(programme(c1, c2))
     for cue in (c1, c2):
         media.arm("s1", cue)

@@ -19,9 +19,9 @@ from media_helpers import RED, T, clip_cue, compressed_clock, decode, floor, is_
 from pydantic import SecretStr
 
 from orchestrator.engine.ports import IngestTarget, OutputSpec
-from orchestrator.media import MediaProgramme, MediaSettings, probe
-from orchestrator.platforms import rtmp_server as rtmp_module
-from orchestrator.platforms.rtmp_server import RtmpServer
+from orchestrator.media import AvMediaPlane, MediaSettings, probe
+from orchestrator.standins import nginx as rtmp_module
+from orchestrator.standins.nginx import RtmpServer
 
 pytestmark = pytest.mark.slow
 FPS = 30
@@ -89,7 +89,7 @@ class Viewer:
             self.error = repr(exc)
 
 
-async def wait_frames(media: MediaProgramme, frames: int) -> None:
+async def wait_frames(media: AvMediaPlane, frames: int) -> None:
     pipeline = media.pipeline("s1")
     while pipeline.stats.frames < frames:
         assert pipeline.error is None
@@ -102,7 +102,7 @@ async def test_two_languages_pushed_to_nginx(server: RtmpServer, tmp_path: Path,
     viewers = {lang: Viewer(f"{server.url}/{lang}-stream-key", seconds=3.0) for lang in ("ko", "en")}
     threads = [v.start() for v in viewers.values()]
     await asyncio.sleep(0.5)  # the viewers wait at nginx for the publisher
-    media = MediaProgramme(clock, MediaSettings())
+    media = AvMediaPlane(clock, MediaSettings())
     await media.prepare(programme(cue))
     media.arm("s1", cue)
     for lang in ("ko", "en"):
@@ -141,7 +141,7 @@ async def test_two_languages_pushed_to_nginx(server: RtmpServer, tmp_path: Path,
 
 
 async def test_push_both_primary_and_backup(server: RtmpServer) -> None:
-    media = MediaProgramme(compressed_clock(speed=60), MediaSettings())
+    media = AvMediaPlane(compressed_clock(speed=60), MediaSettings())
     await media.prepare(programme())
     await media.attach_output(rtmp_output("yt", "en", server.url, "yt-key-123", backup=server.backup_url))
     await media.start("s1")
@@ -154,7 +154,7 @@ async def test_push_both_primary_and_backup(server: RtmpServer) -> None:
 
 async def test_failover_to_backup_when_primary_is_down(server: RtmpServer) -> None:
     dead = f"rtmp://127.0.0.1:{rtmp_module.free_port()}/live"  # nothing listens there
-    media = MediaProgramme(compressed_clock(speed=60), MediaSettings(reconnect_initial_s=0.2))
+    media = AvMediaPlane(compressed_clock(speed=60), MediaSettings(reconnect_initial_s=0.2))
     await media.prepare(programme())
     await media.attach_output(
         rtmp_output("fb", "en", dead, "fb-key-456", backup=server.backup_url, redundancy="failover")
@@ -169,7 +169,7 @@ async def test_failover_to_backup_when_primary_is_down(server: RtmpServer) -> No
 async def test_stream_survives_a_server_restart(
     server: RtmpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    media = MediaProgramme(compressed_clock(speed=60), MediaSettings(reconnect_initial_s=0.25))
+    media = AvMediaPlane(compressed_clock(speed=60), MediaSettings(reconnect_initial_s=0.25))
     await media.prepare(programme())
     await media.attach_output(rtmp_output("live", "ko", server.url, "restart-key"))
     await media.attach_output(OutputSpec("rec", "s1", "ko", "file", IngestTarget(str(tmp_path / "rec.flv"))))
@@ -215,7 +215,7 @@ async def test_an_ingest_that_never_answers_does_not_stall_the_programme(tmp_pat
 
     silent = await asyncio.start_server(accept, "127.0.0.1", 0)
     port = silent.sockets[0].getsockname()[1]
-    media = MediaProgramme(compressed_clock(speed=60), MediaSettings(output_queue_s=2.0))
+    media = AvMediaPlane(compressed_clock(speed=60), MediaSettings(output_queue_s=2.0))
     await media.prepare(programme())
     await media.attach_output(rtmp_output("stuck", "ko", f"rtmp://127.0.0.1:{port}/live", "stuck-key"))
     await media.attach_output(OutputSpec("rec", "s1", "ko", "file", IngestTarget(str(tmp_path / "rec.flv"))))

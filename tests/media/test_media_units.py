@@ -19,7 +19,7 @@ from orchestrator.media.frames import AudioBuffer, Fitter, solid_yuv
 from orchestrator.media.settings import MediaSettings
 from orchestrator.media.slate import BACKGROUND, SlateRenderer, countdown_text
 from orchestrator.media.switcher import CueQueue
-from orchestrator.planning.programme import AudioKind, AudioSource, InterpretationFeed, Slate
+from orchestrator.planning.cues import AudioKind, AudioSource, InterpretationFeed, Slate
 
 
 def test_countdown_rounds_up_and_stops_at_zero() -> None:

@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orchestrator.planning.actions import ActionKind
+from orchestrator.planning.cues import AudioKind, VideoKind
 from orchestrator.planning.plan import PlanSettings, plan
-from orchestrator.planning.programme import AudioKind, VideoKind
 from orchestrator.schedule.model import Schedule
 
 
@@ -27,7 +27,7 @@ def test_plan_is_stable(two_sessions: Schedule) -> None:
 
 
 def test_cues_follow_the_rundown_and_close_the_gap(two_sessions: Schedule) -> None:
-    prog = plan(two_sessions).programmes["climate"]
+    prog = plan(two_sessions).cue_sheets["climate"]
     start = datetime(2020, 6, 3, 1, 0, tzinfo=UTC)
     assert [(c.segment_id, c.at - start) for c in prog.cues] == [
         ("01-slate", timedelta(0)),
@@ -47,7 +47,7 @@ def test_cues_follow_the_rundown_and_close_the_gap(two_sessions: Schedule) -> No
 
 
 def test_remote_speaker_carries_the_backup_clip(two_sessions: Schedule) -> None:
-    cue = plan(two_sessions).programmes["dialogue"].cues[1]
+    cue = plan(two_sessions).cue_sheets["dialogue"].cues[1]
     assert cue.video.kind == VideoKind.REMOTE and cue.video.speaker_id == "diamond"
     assert cue.video.backup is not None and cue.video.backup.clip_path == "media/test-two/diamond-backup.mp4"
 
@@ -86,7 +86,7 @@ def test_a_clip_speaks_its_own_language(two_sessions: Schedule) -> None:
     """A Korean-dubbed recording of an English speaker: the Korean programme takes its soundtrack."""
     data = two_sessions.model_dump()
     data["clips"][0]["language"] = "ko"
-    cue = plan(Schedule.model_validate(data)).programmes["climate"].cues[2]
+    cue = plan(Schedule.model_validate(data)).cue_sheets["climate"].cues[2]
     assert cue.spoken_language == "ko"
     assert cue.audio["ko"].kind == AudioKind.FLOOR and cue.audio["en"].kind == AudioKind.INTERPRETATION
 
@@ -94,14 +94,14 @@ def test_a_clip_speaks_its_own_language(two_sessions: Schedule) -> None:
 def test_a_segment_may_fade_in(two_sessions: Schedule) -> None:
     data = two_sessions.model_dump()
     data["sessions"][0]["rundown"][1].update(transition="fade", fade_ms=800)
-    cues = plan(Schedule.model_validate(data)).programmes["climate"].cues
+    cues = plan(Schedule.model_validate(data)).cue_sheets["climate"].cues
     assert cues[1].fade_s == 0.8 and cues[0].fade_s == 0.0 and cues[2].fade_s == 0.0
 
 
 def test_a_segment_named_closing_does_not_clash_with_the_closing_card(two_sessions: Schedule) -> None:
     data = two_sessions.model_dump()
     data["sessions"][0]["rundown"][3]["id"] = "closing"  # the break is called "closing"
-    prog = plan(Schedule.model_validate(data)).programmes["climate"]
+    prog = plan(Schedule.model_validate(data)).cue_sheets["climate"]
     assert [c.segment_id for c in prog.cues][-2:] == ["closing", "closing-card"]
 
 

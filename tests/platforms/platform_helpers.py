@@ -22,12 +22,12 @@ from structlog.testing import LogCapture
 
 from orchestrator.clock import Clock, ManualClock, SystemClock
 from orchestrator.platforms.credentials import CredentialStore
-from orchestrator.platforms.emulators.facebook import FacebookEmulator, FacebookEmulatorConfig, start_facebook_emulator
-from orchestrator.platforms.emulators.ingest import StatMonitor
-from orchestrator.platforms.emulators.youtube import YouTubeEmulator, YouTubeEmulatorConfig, start_youtube_emulator
-from orchestrator.platforms.rtmp_server import RtmpServer
 from orchestrator.platforms.settings import FacebookSettings, YouTubeSettings
 from orchestrator.schedule.model import FacebookDestination, Session, YouTubeDestination
+from orchestrator.standins.emulators.facebook import FacebookEmulator, FacebookEmulatorConfig, start_facebook_emulator
+from orchestrator.standins.emulators.ingest import StatMonitor
+from orchestrator.standins.emulators.youtube import YouTubeEmulator, YouTubeEmulatorConfig, start_youtube_emulator
+from orchestrator.standins.nginx import RtmpServer
 
 CLIENT_ID = "123456-emulated.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-emulated-client-secret"

@@ -16,10 +16,10 @@ from platform_helpers import FAST_FACEBOOK, FAST_YOUTUBE, MemoryJournal, Pusher,
 
 from orchestrator.engine.ports import Platform, PreparedDestination
 from orchestrator.platforms.factory import close_platforms
-from orchestrator.platforms.local import start_local_platforms
-from orchestrator.platforms.rtmp_server import RtmpServer
 from orchestrator.schedule.loader import load_schedule
 from orchestrator.schedule.model import Schedule, Session
+from orchestrator.standins.local_platforms import start_local_platforms
+from orchestrator.standins.nginx import RtmpServer
 
 SCHEDULE = Path(__file__).resolve().parents[2] / "schedules" / "cac-2020.yaml"
 

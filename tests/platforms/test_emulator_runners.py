@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 from platform_helpers import CLIENT_ID, CLIENT_SECRET, PAGE_ID, PAGE_TOKEN, REFRESH_TOKEN, Pusher, eventually
 
-from orchestrator.platforms.emulators.facebook import run_facebook_emulator
-from orchestrator.platforms.emulators.ingest import ProbeMonitor, StatMonitor, app_of
-from orchestrator.platforms.emulators.youtube import run_youtube_emulator
-from orchestrator.platforms.rtmp_server import RtmpServer, free_port
+from orchestrator.standins.emulators.facebook import run_facebook_emulator
+from orchestrator.standins.emulators.ingest import ProbeMonitor, StatMonitor, app_of
+from orchestrator.standins.emulators.youtube import run_youtube_emulator
+from orchestrator.standins.nginx import RtmpServer, free_port
 
 
 async def run_until_printed(

@@ -11,9 +11,9 @@ import pytest
 from platform_helpers import PAGE_ID, PAGE_TOKEN, FacebookWorld, Pusher, eventually
 
 from orchestrator.clock import ManualClock
-from orchestrator.platforms.emulators.common import serve
-from orchestrator.platforms.emulators.facebook import FacebookEmulator, FacebookEmulatorConfig
-from orchestrator.platforms.rtmp_server import PublishedStream
+from orchestrator.standins.emulators.common import serve
+from orchestrator.standins.emulators.facebook import FacebookEmulator, FacebookEmulatorConfig
+from orchestrator.standins.nginx import PublishedStream
 
 T0 = datetime(2020, 6, 2, 12, 0, tzinfo=UTC)
 

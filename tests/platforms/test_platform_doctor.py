@@ -19,8 +19,8 @@ from platform_helpers import (
 )
 
 from orchestrator.platforms.doctor import Finding, doctor
-from orchestrator.platforms.rtmp_server import free_port
 from orchestrator.schedule.model import FileDestination, RtmpDestination, Session
+from orchestrator.standins.nginx import free_port
 
 
 def sessions_on(*destinations: str, hours: float = 1.5) -> list[Session]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from platform_helpers import Pusher
 
-from orchestrator.platforms.rtmp_server import RtmpServer, RtmpServerError, parse_stat
+from orchestrator.standins.nginx import RtmpServer, RtmpServerError, parse_stat
 
 
 async def test_starts_on_free_loopback_ports_and_stops_by_pid(tmp_path: Path) -> None:

@@ -12,10 +12,10 @@ import pytest
 from platform_helpers import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, REFRESH_TOKEN_KO, Pusher, YouTubeWorld, eventually
 
 from orchestrator.clock import ManualClock
-from orchestrator.platforms.emulators.common import serve
-from orchestrator.platforms.emulators.discovery import Discovery
-from orchestrator.platforms.emulators.youtube import YouTubeEmulator, YouTubeEmulatorConfig
-from orchestrator.platforms.rtmp_server import PublishedStream
+from orchestrator.standins.emulators.common import serve
+from orchestrator.standins.emulators.discovery import Discovery
+from orchestrator.standins.emulators.youtube import YouTubeEmulator, YouTubeEmulatorConfig
+from orchestrator.standins.nginx import PublishedStream
 
 BROADCAST = {
     "snippet": {"title": "World Mayors' Meeting", "scheduledStartTime": "2020-06-02T13:00:00Z"},

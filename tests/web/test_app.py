@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
 
-from orchestrator.logging import configure_logging
+from orchestrator.logconfig import configure_logging
 from orchestrator.planning.state import SessionState
 from orchestrator.schedule.model import Schedule
 from orchestrator.web.app import serve_dashboard

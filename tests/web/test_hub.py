@@ -81,7 +81,7 @@ def test_on_air_next_changeover_and_lateness(stage: Stage) -> None:
     assert states == {"climate": ("live", "2020-06-03T10:00:00+09:00"), "dialogue": ("scheduled", None)}
     # the next thing to happen, and the next moment the audience sees, with wall-second countdowns
     nxt = snap["next_action"]
-    assert nxt["kind"] == "prepare" and nxt["at"] == "2020-06-03T09:30:00+09:00"  # rec-en never prepared here
+    assert nxt["kind"] == "prepare_broadcast" and nxt["at"] == "2020-06-03T09:30:00+09:00"  # rec-en never prepared here
     change = snap["next_changeover"]
     assert (change["id"], change["change"], change["countdown_s"]) == ("climate/end", "off_air", 2400.0)
     assert change["title"]["ko"] == "기후·환경"

@@ -1,6 +1,6 @@
 """What the programme must show and say, as plain values (pure core).
 
-The planner turns every session's rundown into a `SessionProgramme`: an ordered list of `Cue`s, each
+The planner turns every session's rundown into a `CueSheet`: an ordered list of `Cue`s, each
 with the event time it takes effect, the picture source, and for every output language the audio
 source. The media adapter executes these; it never reads the schedule itself.
 """
@@ -76,7 +76,7 @@ class Cue:
 
 
 @dataclass(frozen=True)
-class SessionProgramme:
+class CueSheet:
     session_id: str
     title: str
     start: datetime  # on air

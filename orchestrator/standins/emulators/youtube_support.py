@@ -11,8 +11,8 @@ import string
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestrator.platforms.emulators.discovery import GoogleApiError
-from orchestrator.platforms.rtmp_server import PublishedStream
+from orchestrator.standins.emulators.discovery import GoogleApiError
+from orchestrator.standins.nginx import PublishedStream
 
 
 def rfc3339(t: datetime) -> str:

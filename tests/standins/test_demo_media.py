@@ -15,7 +15,9 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from orchestrator.media.demo_clips import (
+from orchestrator.schedule.loader import parse_schedule_text
+from orchestrator.schedule.model import Schedule
+from orchestrator.standins.demo_media import (
     DEMO_FORMAT,
     DEMO_TAG,
     CardInfo,
@@ -23,8 +25,6 @@ from orchestrator.media.demo_clips import (
     render_card,
     write_demo_clip,
 )
-from orchestrator.schedule.loader import parse_schedule_text
-from orchestrator.schedule.model import Schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = (ROOT / "tests" / "data" / "two-sessions.yaml").read_text(encoding="utf-8")

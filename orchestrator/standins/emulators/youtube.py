@@ -37,11 +37,12 @@ import structlog
 from aiohttp import web
 
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.platforms.emulators.common import Fault, FaultPlan, random_id, serve, wait_for_stop_signal
-from orchestrator.platforms.emulators.discovery import Discovery, GoogleApiError, Method, apply_fields
-from orchestrator.platforms.emulators.google_oauth import TokenIssuer
-from orchestrator.platforms.emulators.ingest import IngestMonitor, open_ingest
-from orchestrator.platforms.emulators.youtube_support import (
+from orchestrator.platforms.youtube_quota import DEFAULT_DAILY_QUOTA, cost, quota_day
+from orchestrator.standins.emulators.common import Fault, FaultPlan, random_id, serve, wait_for_stop_signal
+from orchestrator.standins.emulators.discovery import Discovery, GoogleApiError, Method, apply_fields
+from orchestrator.standins.emulators.google_oauth import TokenIssuer
+from orchestrator.standins.emulators.ingest import IngestMonitor, open_ingest
+from orchestrator.standins.emulators.youtube_support import (
     configuration_issues,
     etag,
     one_filter,
@@ -51,8 +52,7 @@ from orchestrator.platforms.emulators.youtube_support import (
     status_matches,
     stream_key,
 )
-from orchestrator.platforms.rtmp_server import PublishedStream
-from orchestrator.platforms.youtube_quota import DEFAULT_DAILY_QUOTA, cost, quota_day
+from orchestrator.standins.nginx import PublishedStream
 
 log = structlog.get_logger(__name__)
 

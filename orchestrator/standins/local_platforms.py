@@ -26,14 +26,14 @@ from aiohttp import web
 from orchestrator.clock import Clock
 from orchestrator.engine.ports import Journal, Notifier, Platform
 from orchestrator.platforms.credentials import CredentialStore
-from orchestrator.platforms.emulators.common import digits, random_id
-from orchestrator.platforms.emulators.facebook import FacebookEmulator, FacebookEmulatorConfig, start_facebook_emulator
-from orchestrator.platforms.emulators.ingest import StatMonitor
-from orchestrator.platforms.emulators.youtube import YouTubeEmulator, YouTubeEmulatorConfig, start_youtube_emulator
 from orchestrator.platforms.factory import make_platforms
-from orchestrator.platforms.rtmp_server import RtmpServer
 from orchestrator.platforms.settings import FacebookSettings, YouTubeSettings
 from orchestrator.schedule.model import FacebookDestination, YouTubeDestination
+from orchestrator.standins.emulators.common import digits, random_id
+from orchestrator.standins.emulators.facebook import FacebookEmulator, FacebookEmulatorConfig, start_facebook_emulator
+from orchestrator.standins.emulators.ingest import StatMonitor
+from orchestrator.standins.emulators.youtube import YouTubeEmulator, YouTubeEmulatorConfig, start_youtube_emulator
+from orchestrator.standins.nginx import RtmpServer
 
 log = structlog.get_logger(__name__)
 

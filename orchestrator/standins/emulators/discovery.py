@@ -296,7 +296,7 @@ class Discovery:
 
 @lru_cache(maxsize=1)
 def _packaged() -> Discovery:
-    text = resources.files("orchestrator.platforms.emulators").joinpath("youtube.v3.json").read_text()
+    text = resources.files("orchestrator.standins.emulators").joinpath("youtube.v3.json").read_text()
     return Discovery(json.loads(text))
 
 

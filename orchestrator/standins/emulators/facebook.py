@@ -35,9 +35,9 @@ import structlog
 from aiohttp import web
 
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.platforms.emulators.common import Fault, FaultPlan, digits, random_id, serve, wait_for_stop_signal
-from orchestrator.platforms.emulators.ingest import IngestMonitor, open_ingest
-from orchestrator.platforms.rtmp_server import PublishedStream
+from orchestrator.standins.emulators.common import Fault, FaultPlan, digits, random_id, serve, wait_for_stop_signal
+from orchestrator.standins.emulators.ingest import IngestMonitor, open_ingest
+from orchestrator.standins.nginx import PublishedStream
 
 log = structlog.get_logger(__name__)
 

@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 
 from orchestrator.clock import Clock
-from orchestrator.platforms.emulators.common import random_id
+from orchestrator.standins.emulators.common import random_id
 
 log = structlog.get_logger(__name__)
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from orchestrator.platforms.rtmp_server import PublishedStream, RtmpServer, parse_stat
+from orchestrator.standins.nginx import PublishedStream, RtmpServer, parse_stat
 
 
 class IngestMonitor(Protocol):

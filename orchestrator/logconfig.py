@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from orchestrator.secrets import mask_value
+from orchestrator.redaction import mask_value
 
 
 def _mask_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,143 @@
+"""`AvMediaPlane`: the media plane behind the engine's `MediaPlane` port.
+
+One instance serves every session; each session gets its own `Programme` thread. The async
+methods never block the event loop: anything that waits on media work runs in an executor."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+
+from orchestrator.clock import Clock
+from orchestrator.engine.ports import CueApplied, OutputReport, OutputSpec
+from orchestrator.media import process_writer
+from orchestrator.media.clip import check_clip
+from orchestrator.media.programme import LiveSources, Programme
+from orchestrator.media.settings import MediaSettings
+from orchestrator.planning.cues import Cue, CueSheet, VideoKind
+
+log = structlog.get_logger(__name__)
+
+
+class UnknownSession(KeyError):
+    """A session was started, armed or attached to before `prepare()`."""
+
+
+class AvMediaPlane:
+    """Implements `orchestrator.engine.ports.MediaPlane`.
+
+    `live` supplies remote speakers, studio feeds and live interpretation booths (see
+    `orchestrator.media.live.RemoteSourceRegistry`); without it those cues show their fallback."""
+
+    def __init__(self, clock: Clock, settings: MediaSettings | None = None, live: LiveSources | None = None) -> None:
+        self._clock = clock
+        self.settings = settings or MediaSettings()
+        self._live = live
+        self._pipelines: dict[str, Programme] = {}
+        self._applied: list[CueApplied] = []
+        self._applied_lock = threading.Lock()
+        # Opening clips ahead of their cue; two workers so one slow file does not hold up another.
+        self._preroll = ThreadPoolExecutor(max_workers=2, thread_name_prefix="preroll")
+
+    async def prepare(self, programme: CueSheet) -> list[str]:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, process_writer.warm_up)
+        problems = await loop.run_in_executor(None, _check_clips, programme)
+        for problem in problems:
+            log.warning("clip_problem", session=programme.session_id, problem=problem)
+        if self._live is not None:
+            # A studio feed takes seconds to open (RTMP/SRT probing): start reading it now, at the
+            # session's preparation, not when its first cue comes near.
+            for cue in programme.cues:
+                if cue.video.kind == VideoKind.STUDIO and cue.video.url:
+                    self._live.warm(cue.video)
+        current = self._pipelines.get(programme.session_id)
+        if current is None or not current.running:
+            self._pipelines[programme.session_id] = Programme(
+                programme, self._clock, self.settings, preroll=self._preroll, on_cue=self._cue_applied, live=self._live
+            )
+        log.info("programme_prepared", session=programme.session_id, cues=len(programme.cues), problems=len(problems))
+        return problems
+
+    async def start(self, session_id: str) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._pipeline(session_id).start)
+
+    async def attach_output(self, output: OutputSpec) -> None:
+        self._pipeline(output.session_id).attach(output)
+
+    async def detach_output(self, session_id: str, destination_id: str) -> OutputReport:
+        pipeline = self._pipeline(session_id)
+        report = await asyncio.get_running_loop().run_in_executor(None, pipeline.detach, destination_id)
+        if report is None:
+            return OutputReport(
+                destination_id, session_id, target="", errors=[f"destination {destination_id} was not attached"]
+            )
+        return report
+
+    def arm(self, session_id: str, cue: Cue) -> None:
+        self._pipeline(session_id).arm(cue)
+
+    async def stop(self, session_id: str) -> list[OutputReport]:
+        pipeline = self._pipelines.get(session_id)
+        if pipeline is None:
+            return []
+        reports = await asyncio.get_running_loop().run_in_executor(None, pipeline.stop)
+        del self._pipelines[session_id]
+        return reports
+
+    def applied_cues(self) -> list[CueApplied]:
+        with self._applied_lock:
+            return list(self._applied)
+
+    def fallbacks(self, session_id: str) -> list[str]:
+        """Every time a source could not be shown in a session, and what was shown instead."""
+        pipeline = self._pipelines.get(session_id)
+        return list(pipeline.stats.fallbacks) if pipeline else []
+
+    def pipeline(self, session_id: str) -> Programme:
+        """The session's pipeline (for stats and tests)."""
+        return self._pipeline(session_id)
+
+    async def close(self) -> None:
+        for session_id in list(self._pipelines):
+            await self.stop(session_id)
+        self._preroll.shutdown(wait=False, cancel_futures=True)
+
+    def _pipeline(self, session_id: str) -> Programme:
+        try:
+            return self._pipelines[session_id]
+        except KeyError:
+            raise UnknownSession(f"session {session_id} has not been prepared") from None
+
+    def _cue_applied(self, applied: CueApplied) -> None:
+        with self._applied_lock:
+            self._applied.append(applied)
+
+
+def _check_clips(programme: CueSheet) -> list[str]:
+    """Every clip the session may play (cues, backups, interpretation feeds) opens and decodes."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for cue in programme.cues:
+        paths: list[tuple[str, str]] = []
+        if cue.video.kind == VideoKind.CLIP:
+            if cue.video.clip_path:
+                paths.append((cue.video.clip_path, "clip"))
+            else:
+                problems.append(f"segment {cue.segment_id} ({cue.label}): clip cue names no file")
+        if cue.video.backup is not None and cue.video.backup.clip_path:
+            paths.append((cue.video.backup.clip_path, "backup"))
+        for lang, audio in cue.audio.items():
+            if audio.feed is not None and audio.feed.kind == "clip" and audio.feed.clip_path:
+                paths.append((audio.feed.clip_path, f"{lang} interpretation feed"))
+        for path, role in paths:
+            if path in seen:
+                continue
+            seen.add(path)
+            problem = check_clip(path)
+            if problem:
+                problems.append(f"segment {cue.segment_id} ({cue.label}), {role}: {problem}")
+    return problems
