@@ -1,5 +1,5 @@
-"""Picture sources as the pipeline plays them: each frame a source gives a picture and its own
-sound (the FLOOR), or None when it cannot show anything any more — the pipeline then falls back."""
+"""Picture sources as the programme plays them: each frame a source gives a picture and its own
+sound (the FLOOR), or None when it cannot show anything any more — the switcher then falls back."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from typing import Protocol, runtime_checkable
 
 from av.video.frame import VideoFrame
 
+from orchestrator.media.audio import AudioInput
 from orchestrator.media.clip import ClipReader
-from orchestrator.media.frames import Audio, silence
+from orchestrator.media.frames import Audio, Fitter, silence
+from orchestrator.media.settings import MediaSettings
 from orchestrator.media.slate import SlateRenderer
-from orchestrator.planning.cues import Slate
+from orchestrator.planning.cues import AudioSource, Slate, VideoSource
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,23 @@ class VideoRuntime(Protocol):
 
 @runtime_checkable
 class Recoverable(VideoRuntime, Protocol):
-    """A source that may come back after failing (a live feed); the pipeline keeps watching it."""
+    """A source that may come back after failing (a live feed); the switcher keeps watching it."""
 
     def recovered(self) -> bool: ...
+
+
+class LiveSources:
+    """Where live pictures and booths come from (remote speakers, studio feeds). This base has
+    none; `live.RemoteSourceRegistry` is the real one."""
+
+    def warm(self, source: VideoSource) -> None:
+        """A cue for `source` is coming: start connecting to it now."""
+
+    def video(self, source: VideoSource, settings: MediaSettings, fitter: Fitter) -> VideoRuntime | None:
+        return None
+
+    def booth(self, source: AudioSource, language: str, fallback: AudioInput) -> AudioInput:
+        return fallback
 
 
 class Unavailable:

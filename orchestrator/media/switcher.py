@@ -1,14 +1,46 @@
-"""Armed cues, waiting for their frame.
+"""What each programme frame shows and sounds like.
 
-Cues arrive ahead of time from the runner's thread and are taken by the pipeline's thread on the
-first frame whose event time reaches them; nothing here reads a clock."""
+`Switcher` takes one frame (`Tick`) at a time: it applies the armed cues due on it, plays the
+picture source (fading from the outgoing one), falls back when a source cannot give a picture,
+watches a failed live source and returns to it, prerolls clips ahead of their cues, and mixes every
+language's sound. It has no thread and never waits: `Programme` paces the frames, encodes and
+fans them out, and calls `Switcher.frame` once per frame; tests call it with hand-made ticks.
+
+`CueQueue`: cues arrive ahead of time from the runner's thread and are taken by the programme's
+thread on the first frame whose event time reaches them; nothing here reads a clock."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from datetime import datetime
+from typing import NamedTuple
 
-from orchestrator.planning.cues import Cue
+import numpy as np
+import structlog
+from av.video.frame import VideoFrame
+
+from orchestrator.clock import Clock
+from orchestrator.engine.ports import CueApplied
+from orchestrator.media.audio import FLOOR, AudioInput, LanguageMix, feed_input
+from orchestrator.media.clip import ClipError, ClipReader
+from orchestrator.media.frames import Audio, Fitter, silence
+from orchestrator.media.settings import MediaSettings
+from orchestrator.media.slate import SlateRenderer
+from orchestrator.media.sources import (
+    ClipRuntime,
+    LiveSources,
+    Picture,
+    Recoverable,
+    SlateRuntime,
+    Tick,
+    Unavailable,
+    VideoRuntime,
+)
+from orchestrator.planning.cues import AudioKind, AudioSource, Cue, CueSheet, VideoKind
+
+log = structlog.get_logger(__name__)
 
 
 class CueQueue:
@@ -43,3 +75,322 @@ class CueQueue:
     def __len__(self) -> int:
         with self._lock:
             return len(self._armed)
+
+
+class Composed(NamedTuple):
+    """One frame of the programme: its picture, and its sound in every language."""
+
+    video: VideoFrame
+    sounds: dict[str, Audio]
+
+
+class Switcher:
+    """One session's vision and sound mixer, one frame at a time.
+
+    `arm` may be called from any thread; `frame`, `warm_up` and `close` from one thread only (the
+    programme's), which also opens every decoder. Until the first cue it shows the stand-by slate.
+
+    `preroll` opens clips ahead of their cues (`settings.preroll_s` wall seconds ahead, by the
+    clock); `on_cue` gets a `CueApplied` receipt for every cue taken, on the frame that takes it;
+    `fallbacks` records every time a source could not be shown, and what was shown instead."""
+
+    def __init__(
+        self,
+        programme: CueSheet,
+        clock: Clock,
+        settings: MediaSettings,
+        *,
+        preroll: Executor,
+        on_cue: Callable[[CueApplied], None],
+        live: LiveSources | None = None,
+    ) -> None:
+        self.programme = programme
+        self.session_id = programme.session_id
+        self.fallbacks: list[str] = []
+        self._clock = clock
+        self._settings = settings
+        self._preroll_pool = preroll
+        self._on_cue = on_cue
+        self._live = live or LiveSources()
+        self._cues = CueQueue()
+        self._prerolls: dict[str, Future[ClipReader]] = {}
+        self._warmed: set[str] = set()
+        self._renderer = SlateRenderer(settings.width, settings.height)
+        self._video: VideoRuntime = SlateRuntime(programme.standby, self._renderer)
+        self._cue: Cue | None = None
+        self._cue_frame = 0
+        self._mixes: dict[str, LanguageMix] = {lang: LanguageMix(lang) for lang in programme.languages}
+        self._wanted: Recoverable | None = None  # a live source that failed and may come back
+        self._fading: tuple[VideoRuntime, int, int] | None = None  # (outgoing source, first frame, frames)
+        self._closed = False
+
+    @property
+    def showing(self) -> str:
+        """What the logs call the picture source on air (the fallback's name after a fallback)."""
+        return self._video.name
+
+    def arm(self, cue: Cue) -> bool:
+        """Apply `cue` on the first frame whose event time is ≥ `cue.at`. False (and nothing done)
+        when the cue was already taken: arming is idempotent per cue id."""
+        if not self._cues.arm(cue):
+            return False
+        log.info("cue_armed", session=self.session_id, cue=cue.id, at=cue.at.isoformat(), label=cue.label)
+        return True
+
+    def warm_up(self) -> None:
+        """Draw the stand-by card now, so that frame 0 does not wait for it."""
+        self._renderer.frame(self.programme.standby, self._clock.now())
+
+    def frame(self, tick: Tick) -> Composed:
+        """This frame's picture and every language's sound. Whatever a source or an input does,
+        the frame gets them: a failure puts the stand-by slate up, with the floor (silent) in every
+        language, on this very frame."""
+        try:
+            return self._compose(tick)
+        except Exception as exc:
+            log.exception(
+                "frame_failed", session=self.session_id, frame=tick.index, source=getattr(self._video, "name", None)
+            )
+            for runtime in (self._video, self._wanted):
+                try:
+                    if runtime is not None:
+                        runtime.close()
+                except Exception:
+                    log.warning(
+                        "source_close_failed", session=self.session_id, source=runtime.name if runtime else None
+                    )
+            self._wanted = None
+            self._fading = None  # closed with the rest, or dropped if it cannot be
+            self._video = SlateRuntime(self.programme.standby, self._renderer)
+            for mix in self._mixes.values():
+                mix.close()
+            self._mixes = {lang: LanguageMix(lang) for lang in self.programme.languages}
+            self.fallbacks.append(f"frame {tick.index} failed ({exc!r}) → {self._video.name}")
+            return self._compose(tick)
+
+    def close(self) -> None:
+        """Close every source, input and prerolled clip (once; later calls do nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._end_fade()
+            for runtime in (self._video, self._wanted):
+                if runtime is not None:
+                    runtime.close()
+            for mix in self._mixes.values():
+                mix.close()
+        finally:
+            for fut in self._prerolls.values():
+                fut.add_done_callback(_close_reader)
+            self._prerolls.clear()
+
+    # -- one frame --------------------------------------------------------------------------
+
+    def _compose(self, tick: Tick) -> Composed:
+        """Apply the cues due on this frame, and make its picture and every language's sound."""
+        self._preroll(tick.wall)
+        floor_before: Audio | None = None
+        applied: Cue | None = None
+        due = self._cues.due(tick.event)
+        if due:
+            applied = due[-1]
+            floor_before = self._take(due, tick)
+        elif self._wanted is not None and self._wanted.recovered():
+            floor_before = self._replace(tick, self._wanted, keep_old=False)
+            log.info("source_recovered", session=self.session_id, frame=tick.index, showing=self._wanted.name)
+            self._wanted = None
+        picture, fallback = self._render(tick)
+        if fallback is not None:
+            floor_before = silence(tick.samples)  # the failed source has nothing to fade out
+        if self._fading is not None:
+            picture = self._dissolve(tick, picture)
+        if applied is not None:
+            self._record(applied, tick, fallback)
+        sounds = {lang: mix.mix(tick.samples, picture.audio, floor_before) for lang, mix in self._mixes.items()}
+        return Composed(picture.video, sounds)
+
+    def _render(self, tick: Tick) -> tuple[Picture, str | None]:
+        """This frame's picture; when the current source cannot give one, its fallback's (on this
+        very frame, so the output never misses a frame) and what happened."""
+        picture = self._video.render(tick)
+        if picture is not None:
+            return picture, None
+        reason = f"{self._video.name}: {self._video.failure}"
+        if isinstance(self._video, Recoverable) and self._wanted is None:
+            self._wanted = self._video  # a live source may come back; keep watching it
+        else:
+            self._video.close()
+        self._video = self._fallback(tick, reason)
+        picture = self._video.render(tick)
+        if picture is None:  # a backup that cannot play either: the slates always can
+            reason = f"{reason}; {self._video.name}: {self._video.failure}"
+            self._video.close()
+            self._video = self._fallback(tick, reason, backup=False)
+            picture = self._video.render(tick)
+        assert picture is not None
+        return picture, f"{reason} → {self._video.name}"
+
+    def _take(self, due: list[Cue], tick: Tick) -> Audio:
+        """Apply the newest of the cues due on this frame; returns the outgoing source's sound."""
+        cue = due[-1]
+        for skipped in due[:-1]:
+            self._record(skipped, tick, fallback=f"superseded by cue {cue.id} due on the same frame")
+            self._discard_preroll(skipped.id)
+        if self._wanted is not None:
+            self._wanted.close()
+            self._wanted = None
+        self._cue, self._cue_frame = cue, tick.index
+        self._end_fade()
+        fade_frames = round(cue.fade_s * self._settings.fps)
+        outgoing = self._video
+        floor_before = self._replace(tick, self._open(cue, tick), keep_old=fade_frames > 0)
+        if fade_frames > 0:
+            self._fading = (outgoing, tick.index, fade_frames)
+        for lang, mix in self._mixes.items():
+            mix.route(cue.audio.get(lang, FLOOR), self._audio_input)
+        return floor_before
+
+    def _dissolve(self, tick: Tick, incoming: Picture) -> Picture:
+        """During a fade, mix the outgoing picture into the incoming one; the first frame of the fade
+        is the cue's frame, the last one shows the incoming source alone."""
+        assert self._fading is not None
+        old, start, frames = self._fading
+        k = tick.index - start
+        if k >= frames:
+            self._end_fade()
+            return incoming
+        before = old.render(tick)
+        if before is None:  # the outgoing source gave out: finish the fade at once
+            self._end_fade()
+            return incoming
+        alpha = (k + 1) / (frames + 1)
+        a = before.video.to_ndarray().astype(np.float32)
+        b = incoming.video.to_ndarray().astype(np.float32)
+        mixed = (a + (b - a) * alpha).round().astype(np.uint8)
+        return Picture(VideoFrame.from_ndarray(mixed, format="yuv420p"), incoming.audio)
+
+    def _end_fade(self) -> None:
+        if self._fading is not None:
+            self._fading[0].close()
+            self._fading = None
+
+    def _replace(self, tick: Tick, runtime: VideoRuntime, keep_old: bool) -> Audio:
+        """Show `runtime` from this frame on; returns the outgoing source's sound for the fade."""
+        old = self._video
+        before = old.render(tick)
+        if not keep_old:
+            old.close()
+        self._video = runtime
+        return before.audio if before is not None else silence(tick.samples)
+
+    def _record(self, cue: Cue, tick: Tick, fallback: str | None) -> None:
+        applied = CueApplied(cue.id, self.session_id, cue.at, tick.event, tick.wall, tick.index, fallback)
+        log.info(
+            "cue_applied",
+            session=self.session_id,
+            cue=cue.id,
+            label=cue.label,
+            frame=tick.index,
+            scheduled=cue.at.isoformat(),
+            applied=tick.event.isoformat(),
+            fallback=fallback,
+        )
+        self._on_cue(applied)
+
+    def _open(self, cue: Cue, tick: Tick) -> VideoRuntime:
+        """The runtime for a cue's picture. One that cannot be opened is a runtime that fails on
+        its first frame, so every failure goes the same way through `_render`."""
+        video = cue.video
+        if video.kind == VideoKind.SLATE:
+            return SlateRuntime(video.slate or self.programme.standby, self._renderer)
+        if video.kind == VideoKind.CLIP:
+            try:
+                return ClipRuntime(self._take_preroll(cue), self._settings.fps)
+            except Exception as exc:
+                return Unavailable(f"clip {video.clip_path}", str(exc))
+        if video.kind == VideoKind.STUDIO and not video.url:
+            # No studio feed in this event (an online-only summit): the studio segment is its card.
+            return SlateRuntime(video.slate or self.programme.standby, self._renderer)
+        live = self._live.video(video, self._settings, Fitter(self._settings.width, self._settings.height))
+        if live is not None:
+            return live
+        return Unavailable(f"{video.kind.value} {video.speaker_id or ''}".rstrip(), "no live feed is configured")
+
+    def _fallback(self, tick: Tick, reason: str, backup: bool = True) -> VideoRuntime:
+        """What to show when the wanted picture cannot be shown: the speaker's pre-recorded backup at
+        the matching offset, else the source's own slate, else the stand-by slate."""
+        video = self._cue.video if self._cue else None
+        runtime: VideoRuntime | None = None
+        if backup and video is not None and video.backup is not None and video.backup.clip_path:
+            since = (tick.index - self._cue_frame) / self._settings.fps
+            offset = video.backup.clip_offset_s + since
+            try:
+                reader = ClipReader(video.backup.clip_path, Fitter(self._settings.width, self._settings.height), offset)
+                runtime = ClipRuntime(reader, self._settings.fps)
+            except ClipError as exc:
+                reason = f"{reason}; backup failed too: {exc}"
+        if runtime is None:
+            own = video.slate if video is not None and video.kind in (VideoKind.STUDIO, VideoKind.REMOTE) else None
+            runtime = SlateRuntime(own or self.programme.standby, self._renderer)
+        self.fallbacks.append(f"{reason} → {runtime.name}")
+        log.warning(
+            "source_fallback",
+            session=self.session_id,
+            cue=self._cue.id if self._cue else None,
+            frame=tick.index,
+            reason=reason,
+            showing=runtime.name,
+        )
+        return runtime
+
+    def _audio_input(self, source: AudioSource, language: str) -> AudioInput:
+        where = f"session {self.session_id}, language {language}, booth {source.booth_id}"
+        scheduled = (
+            feed_input(source.feed, where) if source.kind == AudioKind.INTERPRETATION else feed_input(None, where)
+        )
+        if source.kind == AudioKind.INTERPRETATION and source.booth_id:
+            return self._live.booth(source, language, scheduled)
+        return scheduled
+
+    # -- preroll: clips are opened and decoded to their first frame before their cue ----------
+
+    def _preroll(self, wall: float) -> None:
+        horizon = self._clock.to_event(wall + self._settings.preroll_s)
+        for cue in self._cues.upcoming(horizon):
+            if cue.id in self._prerolls or cue.id in self._warmed:
+                continue
+            if cue.video.kind == VideoKind.CLIP and cue.video.clip_path:
+                self._prerolls[cue.id] = self._preroll_pool.submit(
+                    self._open_clip, cue.video.clip_path, cue.video.clip_offset_s
+                )
+            elif cue.video.kind in (VideoKind.STUDIO, VideoKind.REMOTE):
+                self._warmed.add(cue.id)
+                self._live.warm(cue.video)  # e.g. start reading a studio URL before its cue
+
+    def _open_clip(self, path: str, offset: float) -> ClipReader:
+        reader = ClipReader(path, Fitter(self._settings.width, self._settings.height), offset)
+        try:
+            reader.video_at(offset)  # decode up to the first picture now, not on the cue's frame
+        except Exception as exc:
+            reader.close()
+            raise ClipError(f"clip {path}: cannot decode ({exc})") from exc
+        return reader
+
+    def _take_preroll(self, cue: Cue) -> ClipReader:
+        fut = self._prerolls.pop(cue.id, None)
+        if not cue.video.clip_path:
+            raise ClipError(f"cue {cue.id} names no clip file")
+        if fut is None:  # armed too late to preroll
+            return self._open_clip(cue.video.clip_path, cue.video.clip_offset_s)
+        return fut.result()
+
+    def _discard_preroll(self, cue_id: str) -> None:
+        fut = self._prerolls.pop(cue_id, None)
+        if fut is not None:
+            fut.add_done_callback(_close_reader)
+
+
+def _close_reader(fut: Future[ClipReader]) -> None:
+    if not fut.cancelled() and fut.exception() is None:
+        fut.result().close()
