@@ -2,6 +2,11 @@
 times a second (a burst of actions at a changeover coalesces into one push), and at least once per
 `tick_s` so that clocks and countdowns keep moving when nothing happens.
 
+Every interval is decided on the injected clock's wall time (`clock.to_wall(clock.now())`), never
+on a clock of its own: `step()` is one decision, so a test drives the throttle and the tick with a
+`ManualClock` and no sleeping; `run()` is `step()` in a loop that waits, on the event loop, for the
+next push to fall due or for a change.
+
 Transport-agnostic: a client is anything with `send_str` and `closed` (an aiohttp
 `WebSocketResponse`, or a list-backed double in tests).
 """
@@ -11,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
 from collections.abc import Callable
 from typing import Protocol
 
 import structlog
+
+from orchestrator.clock import Clock, SystemClock
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +38,7 @@ class Broadcaster:
         self,
         render: Callable[[], str],
         *,
+        clock: Clock | None = None,
         tick_s: float = 1.0,
         max_rate_hz: float = 4.0,
         send_timeout_s: float = 2.0,
@@ -39,6 +46,7 @@ class Broadcaster:
         if tick_s <= 0 or max_rate_hz <= 0:
             raise ValueError(f"tick_s and max_rate_hz must be positive, not {tick_s} and {max_rate_hz}")
         self._render = render
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.tick_s = tick_s
         self.min_interval_s = 1.0 / max_rate_hz
         self.send_timeout_s = send_timeout_s
@@ -47,7 +55,8 @@ class Broadcaster:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self._wake: asyncio.Event | None = None
-        self._pending = False
+        self._changed = False  # a change not yet pushed
+        self._last = float("-inf")  # wall time of the last push
 
     def add(self, client: Client) -> None:
         self.clients.add(client)
@@ -57,17 +66,47 @@ class Broadcaster:
 
     def notify(self) -> None:
         """Something changed. Safe from any thread: platform adapters may alert from a worker."""
-        loop, wake = self._loop, self._wake
-        if loop is None or wake is None:
-            self._pending = True  # not running yet: the first push shows it anyway
+        loop = self._loop
+        if loop is None:
+            self._changed = True  # not running: the next step pushes it
         elif threading.get_ident() == self._thread:
-            wake.set()
+            self._mark()
         else:
-            loop.call_soon_threadsafe(wake.set)
+            loop.call_soon_threadsafe(self._mark)
+
+    def _mark(self) -> None:
+        self._changed = True
+        if self._wake is not None:
+            self._wake.set()
 
     @property
     def running(self) -> bool:
         return self._loop is not None
+
+    def wall(self) -> float:
+        """The injected clock's wall time: what every interval is measured on."""
+        return self.clock.to_wall(self.clock.now())
+
+    def due_in(self, now: float) -> float:
+        """Wall seconds from `now` until the next push is due (0: due now). A pending change goes
+        out as soon as `min_interval_s` has passed since the last push (changes arriving in the
+        meantime fold into it); without one, the tick comes `tick_s` after the last push."""
+        if now < self._last:  # the wall clock was set back: measure from now rather than wait it out
+            self._last = now
+        interval = self.min_interval_s if self._changed else self.tick_s
+        return max(0.0, self._last + interval - now)
+
+    async def step(self) -> float:
+        """Push if a push is due at the clock's wall time now; returns the wall seconds until the
+        next one is due if nothing changes meanwhile."""
+        now = self.wall()
+        wait = self.due_in(now)
+        if wait > 0:
+            return wait
+        self._changed = False
+        self._last = now
+        await self.push()
+        return self.due_in(now)
 
     async def run(self) -> None:
         """Push until cancelled."""
@@ -76,19 +115,18 @@ class Broadcaster:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self._wake = wake = asyncio.Event()
-        if self._pending:
-            wake.set()
-        last = float("-inf")
         try:
             while True:
-                until_tick = max(0.0, last + self.tick_s - time.monotonic())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout=until_tick)
-                # Throttle: changes arriving within the interval are folded into the next push.
-                await asyncio.sleep(max(0.0, last + self.min_interval_s - time.monotonic()))
+                wait = await self.step()
+                if wait <= 0:
+                    continue
+                if self._changed:
+                    # Throttled: changes arriving now fold into the push that is coming.
+                    await asyncio.sleep(wait)
+                    continue
                 wake.clear()
-                last = time.monotonic()
-                await self.push()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=wait)
         finally:
             self._loop = self._thread = self._wake = None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +91,8 @@ class Viewer:
 async def wait_frames(media: AvMediaPlane, frames: int) -> None:
     pipeline = media.pipeline("s1")
     while pipeline.stats.frames < frames:
-        assert pipeline.error is None
+        assert pipeline.error is None, pipeline.error
+        assert pipeline.running, f"the programme stopped after {pipeline.stats.frames} of {frames} frames"
         await asyncio.sleep(0.05)
 
 
@@ -181,16 +181,14 @@ async def test_stream_survives_a_server_restart(
     ports = iter([server.port, server.http_port])
     monkeypatch.setattr(rtmp_module, "free_port", lambda host="127.0.0.1": next(ports))
     await server.stop()
-    down_at = time.monotonic()
     await asyncio.sleep(1.0)
     await server.start()
+    # How soon it republishes is a timing: scripts/bench/pacing.py (`republish_s`).
     stream = await server.wait_for_publisher("restart-key", timeout=15)
-    back_after = time.monotonic() - down_at
-    await asyncio.sleep(2.0)
     pipeline = media.pipeline("s1")
+    await wait_frames(media, pipeline.stats.frames + 3 * FPS)  # three seconds of programme after it
     reports = {r.destination_id: r for r in await media.stop("s1")}
 
-    assert back_after < 6, f"republished only {back_after:.1f} s after the server went down"
     assert stream.video_codec == "H264" or stream.video_codec is None
     writer = reports["live"]
     assert any("write failed" in e or "cannot open" in e for e in writer.errors)
@@ -221,14 +219,22 @@ async def test_an_ingest_that_never_answers_does_not_stall_the_programme(tmp_pat
     await media.attach_output(OutputSpec("rec", "s1", "ko", "file", IngestTarget(str(tmp_path / "rec.flv"))))
     await media.start("s1")
     pipeline = media.pipeline("s1")
-    await asyncio.sleep(4.0)
-    made, elapsed = pipeline.stats.frames, time.time() - pipeline.t0
+    # The hung publisher is found out after 2 s and replaced: wait for its replacement to connect
+    # (and hang) too, then for another second of programme.
+    while len(silent_peers) < 2:
+        assert pipeline.error is None and pipeline.running, pipeline.error
+        await asyncio.sleep(0.05)
+    await wait_frames(media, pipeline.stats.frames + FPS)
     reports = {r.destination_id: r for r in await media.stop("s1")}
     silent.close()
     for w in silent_peers:
         w.close()
-    assert abs(made - elapsed * FPS) <= 10  # the programme kept its pace
-    assert reports["rec"].frames == probe(str(tmp_path / "rec.flv"))["video_frames"] >= 100
+    # The programme went on making frames while the ingest hung (whether it kept its pace is a
+    # timing: scripts/bench/pacing.py, `stuck_ingest_rate_error`): the recording beside it has
+    # every frame.
+    assert pipeline.error is None
+    assert reports["rec"].errors == []
+    assert reports["rec"].frames == probe(str(tmp_path / "rec.flv"))["video_frames"] == pipeline.stats.frames
     # The hung publisher was found out after 2 s, killed and replaced; the new one tried again.
     stuck = reports["stuck"]
     assert stuck.frames == 0

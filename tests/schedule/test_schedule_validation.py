@@ -111,7 +111,11 @@ def test_a_live_speaker_without_backup_is_a_warning_not_an_error() -> None:
 def test_back_to_back_sessions_on_one_destination_do_not_overlap() -> None:
     text = mutate("    start: 2020-06-03T11:30:00+09:00", "    start: 2020-06-03T11:00:00+09:00")
     text = mutate("    end: 2020-06-03T12:30:00+09:00", "    end: 2020-06-03T12:00:00+09:00", text=text)
-    parse_schedule_text(text, FILE)
+    s = parse_schedule_text(text, FILE)  # an overlap would be an error: this would raise
+    climate, dialogue = s.sessions
+    # Really back to back on the same destinations: the second starts the instant the first ends.
+    assert dialogue.start == climate.end and set(dialogue.outputs) == set(climate.outputs) == {"rec-ko", "rec-en"}
+    assert schedule_warnings(s) == []  # and not even a warning about it
 
 
 # ---------------------------------------------------------------------------------------------
