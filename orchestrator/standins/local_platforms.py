@@ -10,11 +10,21 @@ A rehearsal runs the real adapters against these (no real credentials needed):
 YouTube destinations get one channel per credential name (one OAuth client, as a Google Cloud
 project would be); Facebook destinations one page per credential name; generic RTMP destinations
 are redirected to the local server (`<server>/live/<destination id>`).
+
+After the run, what arrived for each output (the server records with a `record_dir`):
+
+    files = await local.collect_recordings(outputs, into=run_dir / "recordings")
+    # {(session, destination): run_dir/recordings/<session>/<destination>.flv}
+
+`outputs` are `RecordedOutput`s: the emulators know which recording fed which broadcast or live
+video (by the `platform_ids` the adapter handed back); a generic RTMP destination's recording is
+the publish under its id within the output's attach..end window. No stream key is needed, and
+none is in any file name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +46,35 @@ from orchestrator.standins.emulators.youtube import YouTubeEmulator, YouTubeEmul
 from orchestrator.standins.nginx import RtmpServer
 
 log = structlog.get_logger(__name__)
+
+# A publish begins a moment after its output is attached; the attach time comes from the runner's
+# record of the action, the publish time from nginx's notification (both wall clock).
+_WINDOW_SLACK_S = 1.0
+
+
+@dataclass(frozen=True)
+class RecordedOutput:
+    """One session's output on one destination, as the rehearsal saw it run.
+
+    `kind` is the destination's kind ("youtube", "facebook", "rtmp"; others, e.g. "file", record
+    themselves and are skipped). `platform_ids` is `PreparedDestination.platform_ids` as the
+    adapter returned it ({"broadcast", "stream", "channel"} for YouTube, {"live_video", "page"} for
+    Facebook, nothing for RTMP). `attached_wall`/`ended_wall` are the wall-clock times
+    (`time.time()` scale) the output was attached and its broadcast ended, None if unknown: a
+    recording must start within them (give both for generic RTMP destinations: their stream name
+    is the destination id, the same for every session)."""
+
+    session: str
+    destination: str
+    kind: str
+    platform_ids: Mapping[str, str] = field(default_factory=dict)
+    attached_wall: float | None = None
+    ended_wall: float | None = None
+
+    def within(self, started: float) -> bool:
+        t0 = self.attached_wall - _WINDOW_SLACK_S if self.attached_wall is not None else float("-inf")
+        t1 = self.ended_wall + _WINDOW_SLACK_S if self.ended_wall is not None else float("inf")
+        return t0 <= started <= t1
 
 
 @dataclass
@@ -72,6 +111,43 @@ class LocalPlatforms:
             rtmp_redirect=self.server.url,
         )
 
+    async def collect_recordings(
+        self, outputs: Iterable[RecordedOutput], into: Path | str, *, timeout: float = 5.0
+    ) -> dict[tuple[str, str], Path]:
+        """Move each output's first recording (primary ingest) to `into/<session>/<destination>.flv`.
+
+        Waits (up to `timeout`) for recordings still being closed, so call it once every publisher
+        has stopped. Returns {(session, destination): path} for the outputs that have one; a
+        recording goes to one output only (outputs are served in the order they were attached)."""
+        await self.server.wait_recordings_done(timeout=timeout)
+        into = Path(into)
+        found: dict[tuple[str, str], Path] = {}
+        taken: set[Path] = set()
+        by_time = sorted(outputs, key=lambda o: o.attached_wall if o.attached_wall is not None else float("inf"))
+        for o in by_time:
+            mine = [r for r in self._recordings_for(o) if r[1] not in taken and o.within(r[0])]
+            if not mine:
+                log.info("local_recording_missing", session=o.session, destination=o.destination, kind=o.kind)
+                continue
+            _started, path = min(mine)
+            taken.add(path)
+            target = self.server.move_recording(path, into / o.session / f"{o.destination}.flv")
+            found[(o.session, o.destination)] = target
+        return found
+
+    def _recordings_for(self, o: RecordedOutput) -> list[tuple[float, Path]]:
+        """(start, path) of the recordings the platform says arrived for this output."""
+        if o.kind == "youtube" and o.platform_ids.get("broadcast"):
+            paths = self.youtube.recordings_of(o.platform_ids["broadcast"])
+        elif o.kind == "facebook" and o.platform_ids.get("live_video"):
+            paths = self.facebook.recordings_of(o.platform_ids["live_video"])
+        elif o.kind == "rtmp":  # redirected here as <server url>/<destination id>
+            paths = [r.path for r in self.server.recordings(app=self.server.app, name=o.destination)]
+        else:
+            return []
+        started = {r.path: r.started for r in self.server.recordings()}
+        return [(started[p], p) for p in paths if p in started]
+
     async def close(self) -> None:
         for runner in self._runners:
             await runner.cleanup()
@@ -96,11 +172,14 @@ async def start_local_platforms(
     transition_delay_s: float = 1.0,
     youtube: dict[str, Any] | None = None,
     facebook: dict[str, Any] | None = None,
+    record_dir: Path | str | None = None,
 ) -> LocalPlatforms:
-    """Start what `destinations` need. `youtube`/`facebook` override adapter settings (e.g. polls)."""
+    """Start what `destinations` need. `youtube`/`facebook` override adapter settings (e.g. polls).
+    Without a `server`, one is started (recording to `record_dir`, when given) and stopped by
+    `close()`; a given server records if it was made with a `record_dir`."""
     own = server is None
     if server is None:
-        server = RtmpServer()
+        server = RtmpServer(record_dir=record_dir)
         await server.start()
     values: dict[str, dict[str, str]] = {}
     client_id, client_secret = f"{digits(12)}-emulated.apps.googleusercontent.com", "GOCSPX-" + random_id(28)
@@ -132,6 +211,7 @@ async def start_local_platforms(
         ),
         monitor=monitor,
         clock=clock,
+        recordings=server,
     )
     first_page, *other_pages = list(pages) or [digits(15)]
     fb_emulator, fb_runner, fb_url = await start_facebook_emulator(
@@ -145,6 +225,7 @@ async def start_local_platforms(
         ),
         monitor=monitor,
         clock=clock,
+        recordings=server,
     )
     log.info("local_platforms_started", youtube=yt_url, facebook=fb_url, rtmp=server.url, credentials=sorted(values))
     return LocalPlatforms(

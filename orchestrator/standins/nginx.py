@@ -12,7 +12,21 @@ when nginx reports a publisher) and by media tests that need a real sink.
 
 Stable API (other tests rely on it): the constructor's keyword arguments, `start()`, `stop()`,
 `url`, `backup_url`, `stat_url`, `port`, `publishers()`, `streams()`, `wait_for_publisher()`,
-`wait_until_gone()` and the async context manager.
+`wait_until_gone()`, `recordings_of()` and the async context manager.
+
+Recordings (with `record_dir`): nginx-rtmp tells us of every finished recording (`on_record_done`
+and `on_publish_done` notifications to a loopback endpoint we serve: application, stream name and
+the file's path), so what was recorded is known without reading file names:
+
+        server.recordings(app="live", name="cam1")   # [Recording(app, name, path, started, ended)]
+        await server.wait_recordings_done()          # every publish so far has its file closed
+        server.name_recordings(namer)                # namer(app, name, started, ended) -> file stem
+        server.move_recording(recording.path, target)
+
+nginx names a recording after its stream (`<name>-<unix time>.flv`); a stream name is often a
+stream key. Whoever issued the name (a platform emulator) registers a namer, and the finished file
+is renamed to the stem it gives (e.g. the broadcast id) — no key stays in a file name. Names no
+namer claims (generic destinations, named after their id) keep nginx's name.
 
 nginx runs in the foreground (`daemon off; master_process off;` — the live module shares state only
 within one worker) with every path (pid, logs, temp dirs) in a private work directory, and is
@@ -29,12 +43,14 @@ import socket
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
 import aiohttp
 import structlog
+from aiohttp import web
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +85,55 @@ class PublishedStream:
     def has_media(self) -> bool:
         """Media has arrived: nginx has read the stream's codec headers."""
         return self.video_codec is not None or self.audio_codec is not None
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One finished recording: a publish on `app` as `name`, kept in the file at `path`.
+
+    `ended` is when nginx told us the file was closed (`on_record_done`), `started` that less the
+    media's duration in the file (when its first frame arrived); both are wall-clock seconds
+    (`time.time()`). `name` is the stream name as published, often a stream key: keep it in
+    memory, never in a file name or a log.
+
+    (Not `on_publish` for the start: nginx holds the publish until that notification is answered,
+    and an in-process PyAV publisher holds the GIL while it waits for nginx — a deadlock.)"""
+
+    app: str
+    name: str
+    path: Path
+    started: float
+    ended: float
+
+
+# namer(app, name, started, ended) → the recording's file stem, or None to leave it to another.
+RecordingNamer = Callable[[str, str, float, float], str | None]
+
+# nginx closes a recording and tells us a few milliseconds after the publish ends (publish_done);
+# a publish whose record_done never comes (nginx refused it) stops counting after this long.
+_RECORD_DONE_GRACE_S = 1.0
+
+
+def flv_duration(path: Path) -> float | None:
+    """Seconds of media in an FLV file: the timestamp of its last tag (nginx-rtmp starts each
+    recording at 0), read from the end of the file; None if it is not a complete FLV."""
+    try:
+        with path.open("rb") as f:
+            if f.read(3) != b"FLV":
+                return None
+            end = f.seek(0, 2)
+            if end < 13 + 15:
+                return 0.0
+            f.seek(end - 4)
+            last = int.from_bytes(f.read(4), "big")  # PreviousTagSize of the last tag
+            if last < 11 or last > end - 13:
+                return None
+            f.seek(end - 4 - last)
+            header = f.read(11)
+    except OSError:
+        return None
+    ts = int.from_bytes(header[4:7], "big") | (header[7] << 24)
+    return ts / 1000.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -149,8 +214,16 @@ class RtmpServer:
         self._workdir: Path | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._notify_runner: web.AppRunner | None = None
+        self._closing: dict[
+            tuple[str, str, str], float
+        ] = {}  # (app, name, clientid) → publish_done, no record_done yet
+        self._recordings: list[Recording] = []
+        self._namers: list[RecordingNamer] = []
+        self._done: set[tuple[str, str, str]] = set()  # publishes whose record_done came
         self.port = 0
         self.http_port = 0
+        self.notify_port = 0
 
     @staticmethod
     def available(nginx: str = NGINX, module: str = RTMP_MODULE) -> bool:
@@ -199,6 +272,8 @@ class RtmpServer:
             folder = self.recordings_of(app)
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
+        if self.record_dir is not None and self._notify_runner is None:
+            await self._serve_notifications()
         last_error = ""
         # Free ports are picked before nginx binds them; another process may win the race.
         for _attempt in range(3):
@@ -222,9 +297,16 @@ class RtmpServer:
                 return
             last_error = self._error_tail()
             await self._kill()
+        await self._stop_notifications()
         raise RtmpServerError(f"nginx did not start: {last_error or 'no error logged'}")
 
     async def stop(self) -> None:
+        if self.record_dir is not None and self.running:
+            # nginx's fast shutdown closes files without telling us: end the publishes first, so
+            # their recordings are finished (and renamed) as usual.
+            with contextlib.suppress(Exception):
+                if await self._drop_publishers():
+                    await self.wait_recordings_done(timeout=3.0)
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -232,6 +314,7 @@ class RtmpServer:
             pid = self._proc.pid
             await self._kill()
             log.info("rtmp_server_stopped", pid=pid)
+        await self._stop_notifications()
         if self._workdir is not None and self._given_workdir is None:
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._workdir = None
@@ -288,6 +371,126 @@ class RtmpServer:
                 raise TimeoutError(f"a stream on {app or self.app} still publishing after {timeout:g} s")
             await asyncio.sleep(interval)
 
+    # -- what was recorded -------------------------------------------------------------------
+
+    def recordings(self, *, app: str | None = None, name: str | None = None) -> list[Recording]:
+        """Finished recordings (of `app`, as `name`, when given; any otherwise), oldest first."""
+        return [
+            r
+            for r in sorted(self._recordings, key=lambda r: r.started)
+            if (app is None or r.app == app) and (name is None or r.name == name)
+        ]
+
+    def name_recordings(self, namer: RecordingNamer) -> None:
+        """Ask `namer` what to call each finished recording (the first namer with an answer wins)."""
+        self._namers.append(namer)
+
+    def move_recording(self, path: Path | str, target: Path | str) -> Path:
+        """Move a finished recording's file to `target`; `recordings()` follows it there."""
+        path, target = Path(path), Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), target)
+        self._recordings = [replace(r, path=target) if r.path == path else r for r in self._recordings]
+        return target
+
+    async def wait_recordings_done(self, timeout: float = 5.0, interval: float = 0.1) -> bool:
+        """Until nothing publishes on a recorded application and every publish that ended has its
+        recording finished (nginx closes the file and tells us a moment after the publisher
+        leaves); False if some are still open at `timeout`."""
+        if self.record_dir is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            publishing = self.running and any(s.app in (self.app, self.backup_app) for s in await self.all_streams())
+            now = time.time()
+            closing = [k for k, done in self._closing.items() if now - done < _RECORD_DONE_GRACE_S]
+            if not publishing and not closing:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(interval)
+
+    # -- nginx-rtmp notifications ------------------------------------------------------------
+
+    @property
+    def notify_url(self) -> str:
+        return f"http://{self.host}:{self.notify_port}"
+
+    async def _serve_notifications(self) -> None:
+        app = web.Application()
+        app.router.add_post("/publish_done", self._on_publish_done)
+        app.router.add_post("/record_done", self._on_record_done)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, 0)
+        await site.start()
+        self._notify_runner = runner
+        self.notify_port = int(runner.addresses[0][1])
+
+    async def _stop_notifications(self) -> None:
+        if self._notify_runner is not None:
+            await self._notify_runner.cleanup()
+            self._notify_runner = None
+
+    async def _on_publish_done(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        key = (str(form.get("app", "")), str(form.get("name", "")), str(form.get("clientid", "")))
+        if key not in self._done:
+            self._closing[key] = time.time()
+        return web.Response(text="ok")
+
+    async def _on_record_done(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        app, name, client = str(form.get("app", "")), str(form.get("name", "")), str(form.get("clientid", ""))
+        ended = time.time()
+        self._closing.pop((app, name, client), None)
+        self._done.add((app, name, client))
+        path = Path(str(form.get("path", "")))
+        folder = self.recordings_of(app)
+        if folder is None or path.parent.resolve() != folder.resolve() or not path.is_file():
+            log.warning("rtmp_recording_unexpected", app=app, folder=str(path.parent))
+            return web.Response(text="ok")
+        started = ended - (flv_duration(path) or 0.0)
+        path = self._rename(path, self._stem(app, name, started, ended))
+        self._recordings.append(Recording(app, name, path, started, ended))
+        log.info("rtmp_recording_done", app=app, file=path.name, seconds=round(ended - started, 2))
+        return web.Response(text="ok")
+
+    def _stem(self, app: str, name: str, started: float, ended: float) -> str | None:
+        for namer in self._namers:
+            try:
+                stem = namer(app, name, started, ended)
+            except Exception:  # a namer's bug must not lose the recording
+                log.exception("rtmp_recording_namer_failed", app=app)
+                continue
+            if stem:
+                return stem
+        return None
+
+    @staticmethod
+    def _rename(path: Path, stem: str | None) -> Path:
+        if stem is None:
+            return path
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).lstrip(".") or "recording"
+        target, n = path.with_name(f"{stem}{path.suffix}"), 1
+        while target.exists():
+            n += 1
+            target = path.with_name(f"{stem}-{n}{path.suffix}")
+        path.rename(target)
+        return target
+
+    async def _drop_publishers(self) -> int:
+        """Disconnect whoever publishes on a recorded application (nginx-rtmp's control API)."""
+        url = f"http://{self.host}:{self.http_port}/control/drop/publisher"
+        dropped = 0
+        for s in await self.all_streams():
+            if s.app in (self.app, self.backup_app):
+                assert self._http is not None
+                async with self._http.get(url, params={"app": s.app, "name": s.name}) as resp:
+                    await resp.read()
+                dropped += 1
+        return dropped
+
     # -- internals ---------------------------------------------------------------------------
 
     def recordings_of(self, app: str | None = None) -> Path | None:
@@ -299,8 +502,13 @@ class RtmpServer:
         folder = self.recordings_of(app)
         if folder is None:
             return ""
-        # Recordings are named after the stream; `record_unique` keeps each publish apart.
-        return f"record all; record_path {folder}; record_unique on;"
+        # nginx names recordings after the stream; `record_unique` keeps each publish apart, and
+        # the notifications tell us of each publish and finished file (renamed then, see `_stem`).
+        n = self.notify_url
+        return (
+            f"record all; record_path {folder.absolute()}; record_unique on; "
+            f"on_publish_done {n}/publish_done; on_record_done {n}/record_done;"
+        )
 
     def _config(self) -> str:
         assert self._workdir is not None
@@ -333,6 +541,7 @@ http {{
   server {{
     listen {self.host}:{self.http_port};
     location /stat {{ rtmp_stat all; }}
+    location /control {{ rtmp_control all; }}
   }}
 }}
 """

@@ -17,6 +17,11 @@ Local difference (by necessity): `secure_stream_url` hands out plain `rtmp://` o
 server (no RTMPS here), e.g. `rtmp://127.0.0.1:PORT/live/FB-<id>-0-<key>?s_bl=1&...`; the real
 one is `rtmps://live-api-s.facebook.com:443/rtmp/FB-...`. Clients must accept both (the key is
 everything after the application, query string included).
+
+What arrived for a live video (given a `recordings` feed, the RTMP server recording its ingest):
+`recordings_of(live_video_id)` (and `backup=True` for the secondary ingest) lists the files
+recorded of its stream key while the live video existed and had not ended, named after it
+(`fb-<live video id>.flv`, `fb-<id>-backup.flv`), never after the key.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ import contextlib
 import json
 import re
 import string
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -36,7 +43,7 @@ from aiohttp import web
 
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.standins.emulators.common import Fault, FaultPlan, digits, random_id, serve, wait_for_stop_signal
-from orchestrator.standins.emulators.ingest import IngestMonitor, open_ingest
+from orchestrator.standins.emulators.ingest import IngestMonitor, RecordingFeed, app_of, open_ingest
 from orchestrator.standins.nginx import PublishedStream
 
 log = structlog.get_logger(__name__)
@@ -170,12 +177,30 @@ class _LiveVideo:
     arriving: dict[str, PublishedStream | None] = field(default_factory=dict)  # by ingest stream_id
 
 
+@dataclass
+class _Lifetime:
+    """When a live video's stream keys could feed it, in wall-clock seconds (recordings are
+    stamped so); kept after the live video is deleted."""
+
+    created: float
+    ingests: dict[str, tuple[str, str]]  # ingest stream_id ("0" primary, "1" backup) → (application, key)
+    gone: float | None = None  # ended, canceled or deleted
+
+
 class FacebookEmulator:
     """The emulated Graph API's state and its aiohttp application (`app()`)."""
 
-    def __init__(self, config: FacebookEmulatorConfig, *, monitor: IngestMonitor, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: FacebookEmulatorConfig,
+        *,
+        monitor: IngestMonitor,
+        clock: Clock | None = None,
+        recordings: RecordingFeed | None = None,
+    ) -> None:
         self.config = config
         self.monitor = monitor
+        self.recordings = recordings
         self._pages = {config.page_id: config.page_name}  # page id → name
         self._token_pages = {config.page_token: config.page_id}  # page token → page id
         for page_id, (token, name) in config.more_pages.items():
@@ -185,6 +210,9 @@ class FacebookEmulator:
         self.faults = FaultPlan()
         self.calls: list[str] = []
         self._videos: dict[str, _LiveVideo] = {}
+        self._lifetimes: dict[str, _Lifetime] = {}  # live video id → lifetime, also of deleted ones
+        if recordings is not None:
+            recordings.name_recordings(self._recording_name)
 
     # -- controls for tests and drills --------------------------------------------------------
 
@@ -205,6 +233,7 @@ class FacebookEmulator:
         """What a page editor deleting the live video in Meta Business Suite does."""
         if self._videos.pop(video_id, None) is None:
             raise KeyError(video_id)
+        self._gone(video_id)
         log.info("facebook_emulator_live_video_deleted_in_ui", live_video=video_id)
 
     def live_video(self, video_id: str) -> dict[str, Any]:
@@ -215,6 +244,33 @@ class FacebookEmulator:
     @property
     def live_video_ids(self) -> list[str]:
         return list(self._videos)
+
+    def recordings_of(self, video_id: str, *, backup: bool = False) -> list[Path]:
+        """The recordings of what arrived on this live video's primary (or backup) stream key
+        while it existed and had not ended, oldest first; empty without a `recordings` feed."""
+        life = self._lifetimes.get(video_id)
+        ingest = life.ingests.get("1" if backup else "0") if life is not None else None
+        if life is None or ingest is None or self.recordings is None:
+            return []
+        app, key = ingest
+        return [r.path for r in self.recordings.recordings(app=app, name=key) if self._fed(life, r.started)]
+
+    @staticmethod
+    def _fed(life: _Lifetime, started: float) -> bool:
+        return life.created <= started and (life.gone is None or started < life.gone)
+
+    def _recording_name(self, app: str, name: str, start: float, _end: float) -> str | None:
+        """The file stem of a recording of one of our stream keys (the RTMP server asks)."""
+        for video_id, life in self._lifetimes.items():
+            for stream_id, ingest in life.ingests.items():
+                if ingest == (app, name):
+                    return f"fb-{video_id}" + ("" if stream_id == "0" else "-backup")
+        return None
+
+    def _gone(self, video_id: str) -> None:
+        life = self._lifetimes.get(video_id)
+        if life is not None and life.gone is None:
+            life.gone = time.time()
 
     # -- the application ----------------------------------------------------------------------
 
@@ -325,6 +381,7 @@ class FacebookEmulator:
         if verb == "DELETE":
             self._call("live_video.delete")
             del self._videos[video.id]
+            self._gone(video.id)
             return {"success": True}
         raise _not_found(node, verb.lower())
 
@@ -382,6 +439,7 @@ class FacebookEmulator:
             live_requested=now if status == "LIVE_NOW" else None,
         )
         self._videos[v.id] = v
+        self._lifetimes[v.id] = _Lifetime(time.time(), {i.stream_id: (app_of(i.app_url), i.key) for i in ingests})
         log.info("facebook_emulator_live_video_created", live_video=v.id, status=status)
         return self._fields(
             v, ("id", "stream_url", "secure_stream_url", "stream_secondary_urls", "secure_stream_secondary_urls")
@@ -498,6 +556,7 @@ class FacebookEmulator:
 
     def _end(self, v: _LiveVideo, reason: str, at: datetime | None = None) -> None:
         v.ended, v.end_reason = at or self.clock.now(), reason
+        self._gone(v.id)
 
     def _status(self, v: _LiveVideo) -> str:
         now = self.clock.now()
@@ -607,9 +666,11 @@ async def start_facebook_emulator(
     host: str = "127.0.0.1",
     port: int = 0,
     clock: Clock | None = None,
+    recordings: RecordingFeed | None = None,
 ) -> tuple[FacebookEmulator, web.AppRunner, str]:
-    """Serve an emulator on host:port; returns it, its runner (call `cleanup()`), and its base URL."""
-    emulator = FacebookEmulator(config, monitor=monitor, clock=clock)
+    """Serve an emulator on host:port; returns it, its runner (call `cleanup()`), and its base URL.
+    With `recordings` (the RTMP server recording the ingest), `recordings_of()` reports them."""
+    emulator = FacebookEmulator(config, monitor=monitor, clock=clock, recordings=recordings)
     runner, base_url = await serve(emulator.app(), host, port)
     log.info("facebook_emulator_started", base_url=base_url, ingest=config.rtmp_url)
     return emulator, runner, base_url

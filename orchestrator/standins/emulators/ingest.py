@@ -1,5 +1,9 @@
 """How an emulator learns that media really arrives at an ingest URL it handed out.
 
+And which recordings the RTMP server made of what arrived (`RecordingFeed`, an `RtmpServer` with
+a `record_dir`): an emulator that is given one reports the recordings of each of its broadcasts
+and names their files after them (no stream key in a file name).
+
 Two monitors, one question (`await monitor.stream(app_url, name)` → `PublishedStream | None`):
 
 - `StatMonitor`: asks nginx-rtmp's statistics (an `RtmpServer`, or any nginx `rtmp_stat` URL).
@@ -21,12 +25,22 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from orchestrator.standins.nginx import PublishedStream, RtmpServer, parse_stat
+from orchestrator.standins.nginx import PublishedStream, Recording, RecordingNamer, RtmpServer, parse_stat
 
 
 class IngestMonitor(Protocol):
     async def stream(self, app_url: str, name: str) -> PublishedStream | None:
         """The stream publishing as `name` on the application at `app_url`, if media arrives."""
+
+
+class RecordingFeed(Protocol):
+    """What an RTMP server recorded (`RtmpServer` is one)."""
+
+    def recordings(self, *, app: str | None = None, name: str | None = None) -> list[Recording]:
+        """Finished recordings of `app` as `name` (None: any), oldest first."""
+
+    def name_recordings(self, namer: RecordingNamer) -> None:
+        """Have `namer(app, name, started, ended)` give each finished recording's file stem."""
 
 
 def app_of(url: str) -> str:

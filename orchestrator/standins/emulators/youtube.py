@@ -23,25 +23,34 @@ the backup address is the primary one with YouTube's `?backup=1` marker.
 
 Test and drill controls: `fail_next(...)`, `delete_broadcast(...)` ("deleted in YouTube Studio"),
 `revoke_access_tokens()`, `quota_used`; the same over HTTP under `/_emulator/`.
+
+What arrived for a broadcast (given a `recordings` feed, the RTMP server recording its ingest):
+`recordings_of(broadcast_id)` (and `backup=True`) lists the files recorded of the stream bound to
+it while it was on air, or — for a broadcast that never went on air — while it was bound and next
+in line. A reusable stream serves many broadcasts; each recording belongs to one of them, and its
+file is named after it (`yt-<broadcast id>.flv`, `yt-stream-<stream id>.flv` for a publish no
+broadcast took), never after the stream key.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.platforms.youtube_quota import DEFAULT_DAILY_QUOTA, cost, quota_day
 from orchestrator.standins.emulators.common import Fault, FaultPlan, random_id, serve, wait_for_stop_signal
 from orchestrator.standins.emulators.discovery import Discovery, GoogleApiError, Method, apply_fields
 from orchestrator.standins.emulators.google_oauth import TokenIssuer
-from orchestrator.standins.emulators.ingest import IngestMonitor, open_ingest
+from orchestrator.standins.emulators.ingest import IngestMonitor, RecordingFeed, app_of, open_ingest
+from orchestrator.standins.emulators.youtube_quota import DEFAULT_DAILY_QUOTA, cost, quota_day
 from orchestrator.standins.emulators.youtube_support import (
     configuration_issues,
     etag,
@@ -116,6 +125,41 @@ class _Broadcast:
 
 
 @dataclass
+class _Story:
+    """What happened to a broadcast, in wall-clock seconds (recordings are stamped so), kept after
+    it is deleted: which streams it was bound to and when, and when it was on air."""
+
+    created: float
+    bindings: list[tuple[str, float, float | None]] = field(default_factory=list)  # stream, since, until
+    on_air: float | None = None  # the first transition to testing or live
+    off_air: float | None = None  # complete, or deleted
+
+    def bind(self, stream_id: str | None, at: float) -> None:
+        if self.bindings and self.bindings[-1][2] is None:
+            stream, since, _ = self.bindings[-1]
+            self.bindings[-1] = (stream, since, at)
+        if stream_id is not None:
+            self.bindings.append((stream_id, at, None))
+
+    def bound_to(self, stream_id: str, start: float, end: float) -> bool:
+        """Bound to the stream at some time in [start, end]."""
+        return any(
+            s == stream_id and since <= end and (until is None or start < until) for s, since, until in self.bindings
+        )
+
+    def on_air_during(self, start: float, end: float) -> bool:
+        return self.on_air is not None and self.on_air <= end and (self.off_air is None or start < self.off_air)
+
+
+@dataclass(frozen=True)
+class _Ingest:
+    """A stream's ingest names, kept after the stream is deleted: (application, stream name)."""
+
+    primary: tuple[str, str]
+    backup: tuple[str, str]
+
+
+@dataclass
 class _Stream:
     id: str
     channel: str
@@ -135,9 +179,11 @@ class YouTubeEmulator:
         monitor: IngestMonitor,
         clock: Clock | None = None,
         discovery: Discovery | None = None,
+        recordings: RecordingFeed | None = None,
     ) -> None:
         self.config = config
         self.monitor = monitor
+        self.recordings = recordings
         self.clock = clock or SystemClock()
         self.discovery = discovery or Discovery.load()
         self.channel_id = "UC" + random_id(22)  # the first channel's
@@ -158,6 +204,8 @@ class YouTubeEmulator:
         self.calls: list[str] = []  # method names served (after auth), for tests and drills
         self._broadcasts: dict[str, _Broadcast] = {}
         self._streams: dict[str, _Stream] = {}
+        self._stories: dict[str, _Story] = {}  # broadcast id → story, also of deleted broadcasts
+        self._ingests: dict[str, _Ingest] = {}  # stream id → ingest names, also of deleted streams
         self._quota_day = ""
         self._quota_used = 0
         self._handlers: dict[str, Callable[[dict[str, Any], Any, str], Awaitable[Any]]] = {
@@ -173,6 +221,8 @@ class YouTubeEmulator:
             "liveStreams.delete": self._stream_delete,
             "channels.list": self._channel_list,
         }
+        if recordings is not None:
+            recordings.name_recordings(self._recording_name)
 
     # -- controls for tests and drills --------------------------------------------------------
 
@@ -194,6 +244,7 @@ class YouTubeEmulator:
         """What a producer deleting the broadcast in YouTube Studio does."""
         if self._broadcasts.pop(broadcast_id, None) is None:
             raise KeyError(broadcast_id)
+        self._gone(broadcast_id)
         log.info("youtube_emulator_broadcast_deleted_in_ui", broadcast=broadcast_id)
 
     def revoke_access_tokens(self) -> None:
@@ -219,6 +270,58 @@ class YouTubeEmulator:
         b = self._broadcasts[broadcast_id]
         self._advance(b)
         return self._broadcast_resource(b, {"id", "snippet", "status", "contentDetails"})
+
+    def recordings_of(self, broadcast_id: str, *, backup: bool = False) -> list[Path]:
+        """The recordings of what arrived for this broadcast on its primary (or backup) ingest,
+        oldest first; empty without a `recordings` feed. Also for a deleted broadcast. (Without a
+        backup application the backup ingest is the primary's name on the primary's application:
+        what arrives there is listed as primary.)"""
+        story = self._stories.get(broadcast_id)
+        if story is None or self.recordings is None:
+            return []
+        found = []
+        for stream_id in dict.fromkeys(s for s, _since, _until in story.bindings):
+            ingest = self._ingests[stream_id]
+            if backup and ingest.backup == ingest.primary:
+                continue
+            app, name = ingest.backup if backup else ingest.primary
+            for r in self.recordings.recordings(app=app, name=name):
+                if self._owner(stream_id, r.started, r.ended) == broadcast_id:
+                    found.append((r.started, r.path))
+        return [path for _started, path in sorted(found)]
+
+    def _owner(self, stream_id: str, start: float, end: float) -> str | None:
+        """The broadcast a publish on the stream during [start, end] fed: the one bound to it and
+        on air then (the first to go on air, if several); else the one next in line when the
+        publish began (bound, not yet off air, bound first)."""
+        bound = [(bid, st) for bid, st in self._stories.items() if st.bound_to(stream_id, start, end)]
+        on_air = [(st.on_air, bid) for bid, st in bound if st.on_air_during(start, end)]
+        if on_air:
+            return min(on_air)[1]
+        waiting = [
+            (min(since for s, since, _ in st.bindings if s == stream_id), bid)
+            for bid, st in bound
+            if st.bound_to(stream_id, start, start) and (st.off_air is None or start < st.off_air)
+        ]
+        return min(waiting)[1] if waiting else None
+
+    def _recording_name(self, app: str, name: str, start: float, end: float) -> str | None:
+        """The file stem of a recording of one of our streams (the RTMP server asks)."""
+        for stream_id, ingest in self._ingests.items():
+            backup = (app, name) == ingest.backup and ingest.backup != ingest.primary
+            if (app, name) == ingest.primary or backup:
+                owner = self._owner(stream_id, start, end)
+                stem = f"yt-{owner}" if owner is not None else f"yt-stream-{stream_id}"
+                return stem + ("-backup" if backup else "")
+        return None
+
+    def _gone(self, broadcast_id: str) -> None:
+        story = self._stories.get(broadcast_id)
+        if story is not None:
+            now = time.time()
+            story.bind(None, now)
+            if story.off_air is None:
+                story.off_air = now
 
     @property
     def broadcast_ids(self) -> list[str]:
@@ -365,6 +468,12 @@ class YouTubeEmulator:
 
     def _set_phase(self, b: _Broadcast, phase: str) -> None:
         b.phase, b.phase_since = phase, self.clock.now()
+        story = self._stories.get(b.id)
+        if story is not None:
+            if phase in ("testStarting", "liveStarting") and story.on_air is None:
+                story.on_air = time.time()
+            elif phase == "complete" and story.off_air is None:
+                story.off_air = time.time()
 
     def _broadcast_resource(self, b: _Broadcast, parts: set[str]) -> dict[str, Any]:
         full = {
@@ -425,6 +534,7 @@ class YouTubeEmulator:
             phase_since=now,
         )
         self._broadcasts[b.id] = b
+        self._stories[b.id] = _Story(created=time.time())
         log.info("youtube_emulator_broadcast_created", broadcast=b.id, title=b.snippet["title"])
         return self._broadcast_resource(b, parts)
 
@@ -488,10 +598,12 @@ class YouTubeEmulator:
             b.content["boundStreamId"] = stream_id
             b.content["boundStreamLastUpdateTimeMs"] = rfc3339(self.clock.now())
             self._set_phase(b, "ready")
+            self._stories[b.id].bind(stream_id, time.time())
         else:
             b.content.pop("boundStreamId", None)
             b.content["boundStreamLastUpdateTimeMs"] = rfc3339(self.clock.now())
             self._set_phase(b, "created")
+            self._stories[b.id].bind(None, time.time())
         return self._broadcast_resource(b, set(params["part"]))
 
     async def _broadcast_transition(self, params: dict[str, Any], _body: Any, channel: str) -> dict[str, Any]:
@@ -565,6 +677,7 @@ class YouTubeEmulator:
                 domain=_BROADCAST_DOMAIN,
             )
         del self._broadcasts[b.id]
+        self._gone(b.id)
         return None
 
     # -- liveStreams --------------------------------------------------------------------------
@@ -657,6 +770,8 @@ class YouTubeEmulator:
             },
         )
         self._streams[s.id] = s
+        name = s.cdn["ingestionInfo"]["streamName"]
+        self._ingests[s.id] = _Ingest((app_of(primary), name), (app_of(backup), name))
         log.info("youtube_emulator_stream_created", stream=s.id)
         return await self._stream_resource(s, parts)
 
@@ -763,9 +878,11 @@ async def start_youtube_emulator(
     host: str = "127.0.0.1",
     port: int = 0,
     clock: Clock | None = None,
+    recordings: RecordingFeed | None = None,
 ) -> tuple[YouTubeEmulator, web.AppRunner, str]:
-    """Serve an emulator on host:port; returns it, its runner (call `cleanup()`), and its base URL."""
-    emulator = YouTubeEmulator(config, monitor=monitor, clock=clock)
+    """Serve an emulator on host:port; returns it, its runner (call `cleanup()`), and its base URL.
+    With `recordings` (the RTMP server recording the ingest), `recordings_of()` reports them."""
+    emulator = YouTubeEmulator(config, monitor=monitor, clock=clock, recordings=recordings)
     runner, base_url = await serve(emulator.app(), host, port)
     log.info("youtube_emulator_started", base_url=base_url, ingest=config.rtmp_url)
     return emulator, runner, base_url
