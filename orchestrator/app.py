@@ -1,5 +1,5 @@
-"""Composition of a live run (`summit run`): the system clock, the journal on disk, the media plane,
-the platform adapters with real credentials, and the runner.
+"""A live run (`summit run`): the composition root (`orchestrator.system`) on the system clock, with
+the journal on disk and the real platforms with real credentials.
 
 Restart-safe: the journal lives at `<state dir>/<event id>.sqlite`; a second start with the same
 schedule skips what was done, catches up on what was missed, and the adapters find the broadcasts
@@ -8,7 +8,6 @@ they created before (they are keyed by the plan's action ids).
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,11 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.engine.journal import SqliteJournal
-from orchestrator.engine.ports import Notifier
-from orchestrator.engine.runner import LogNotifier, Runner, RunnerSettings
-from orchestrator.planning.plan import PlanSettings, plan
+from orchestrator.engine.view import RunSnapshot
+from orchestrator.outputs import PlatformOutputs
+from orchestrator.platforms.credentials import CredentialStore
 from orchestrator.schedule.model import Schedule
+from orchestrator.system import SystemSettings, build_system
 
 log = structlog.get_logger(__name__)
 
@@ -42,75 +41,28 @@ async def run_live(
     settings: AppSettings,
     *,
     clock: Clock | None = None,
-    notifier: Notifier | None = None,
     only: set[str] | None = None,
     dashboard_port: int | None = None,
-) -> Runner:
-    """Run the event on the real clock until its last action; returns the finished runner."""
-    from orchestrator.media.live import RemoteSourceRegistry
-    from orchestrator.media.plane import AvMediaPlane
-    from orchestrator.media.settings import MediaSettings
-    from orchestrator.platforms.credentials import CredentialStore
-    from orchestrator.platforms.factory import close_platforms, for_destinations, make_platforms
-    from orchestrator.platforms.settings import FacebookSettings, YouTubeSettings
-
-    clock = clock or SystemClock()
-    notifier = notifier or LogNotifier()
-    hub = None
-    if dashboard_port is not None:
-        from orchestrator.web.hub import DashboardHub
-
-        hub = DashboardHub(schedule, clock, forward=notifier)
-        notifier = hub
-    the_plan = plan(schedule, PlanSettings(media_root=str(settings.media_dir)), only=only)
-    journal = SqliteJournal(settings.state_dir / f"{schedule.event.id}.sqlite")
+) -> RunSnapshot:
+    """Run the event on the real clock until its last action; returns the run's final snapshot."""
     credentials = CredentialStore(settings.secrets_file) if settings.secrets_file else CredentialStore.from_env()
-    media_settings = MediaSettings()
-    live = RemoteSourceRegistry(media_settings)  # the studio feed, remote speakers, live booths
-    programme = AvMediaPlane(clock, media_settings, live=live)
-    async with AsyncExitStack() as stack:
-        stack.callback(journal.close)
-        stack.push_async_callback(live.close)
-        stack.push_async_callback(programme.close)
-        by_kind = make_platforms(
-            credentials=credentials,
-            journal=journal,
-            recordings_dir=settings.recordings_dir,
-            event_id=schedule.event.id,
-            youtube=YouTubeSettings(),
-            facebook=FacebookSettings(),
-            clock=clock,
-            notifier=notifier,
-        )
-        stack.push_async_callback(close_platforms, by_kind)
-        runner = Runner(
-            schedule,
-            the_plan,
-            clock=clock,
-            programme=programme,
-            platforms=for_destinations(by_kind, schedule.destinations),
-            journal=journal,
-            notifier=notifier,
-            settings=RunnerSettings(),
-        )
-        if hub is not None:
-            from orchestrator.web.app import serve_dashboard
-
-            hub.attach(runner)
-            web_runner, url = await serve_dashboard(hub, port=dashboard_port)
-            stack.push_async_callback(web_runner.cleanup)
-            print(f"dashboard: {url}", flush=True)
-        log.info("live_run_started", event_id=schedule.event.id, actions=len(the_plan.actions), journal=journal.path)
-        await runner.run()
-    return runner
+    system_settings = SystemSettings(
+        journal_path=settings.state_dir / f"{schedule.event.id}.sqlite",
+        recordings_dir=settings.recordings_dir,
+        media_dir=settings.media_dir,
+        only=frozenset(only or ()),
+    )
+    async with build_system(schedule, clock or SystemClock(), PlatformOutputs(credentials), system_settings) as system:
+        if dashboard_port is not None:
+            print(f"dashboard: {await system.serve_dashboard(dashboard_port)}", flush=True)
+        return await system.run()
 
 
-def summary(runner: Runner) -> dict[str, Any]:
-    outcomes = [r.outcome for r in runner.results.values()]
+def summary(snapshot: RunSnapshot) -> dict[str, Any]:
     return {
-        "actions": len(runner.plan.actions),
-        "ok": outcomes.count("ok"),
-        "failed": outcomes.count("failed"),
-        "skipped": outcomes.count("skipped"),
-        "sessions": {sid: m.state.value for sid, m in runner.machines.items()},
+        "actions": len(snapshot.plan.actions),
+        "ok": snapshot.count("ok"),
+        "failed": snapshot.count("failed"),
+        "skipped": snapshot.count("skipped"),
+        "sessions": {sid: view.state.value for sid, view in snapshot.sessions.items()},
     }

@@ -14,13 +14,14 @@ import structlog
 from orchestrator.logconfig import configure_logging
 from orchestrator.planning.plan import PlanSettings, plan
 from orchestrator.schedule.loader import ScheduleError, format_path, load_schedule, schedule_warnings
+from orchestrator.schedule.model import Schedule
 
 log = structlog.get_logger(__name__)
 
 EXIT_INVALID = 2
 
 
-def _load(path: str):  # type: ignore[no-untyped-def]
+def _load(path: str) -> Schedule:
     try:
         return load_schedule(path)
     except ScheduleError as exc:
@@ -108,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                    ("media_dir", args.media_dir), ("secrets_file", args.secrets)) if v}  # fmt: skip
     settings = AppSettings(**overrides)
     try:
-        runner = asyncio.run(
+        snapshot = asyncio.run(
             run_live(schedule, settings, only=set(args.only) if args.only else None, dashboard_port=args.dashboard)
         )
     except KeyError as exc:
@@ -117,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume from the journal", file=sys.stderr)
         return 130
-    result = summary(runner)
+    result = summary(snapshot)
     print(json.dumps(result, ensure_ascii=False))
     return 0 if result["failed"] == 0 else 1
 

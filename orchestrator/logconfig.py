@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -11,7 +12,7 @@ import structlog
 from orchestrator.redaction import mask_value
 
 
-def _mask_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _mask_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """Last line of defence: SecretStr values and keys/tokens inside URLs never reach the output."""
     return {k: mask_value(v) for k, v in event_dict.items()}
 

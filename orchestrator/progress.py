@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
-from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from orchestrator.clock import Clock
-from orchestrator.engine.runner import ActionResult, Runner
-from orchestrator.planning.actions import ActionKind
+from orchestrator.engine.events import ActionFinished, ActionResult, RunEvent
+from orchestrator.engine.view import RunSnapshot, RunView
+from orchestrator.planning.actions import Action, ActionKind
 from orchestrator.planning.plan import Plan
 from orchestrator.planning.state import SessionState
 from orchestrator.schedule.model import Schedule
@@ -32,19 +31,23 @@ _STYLE = {
 
 
 class RehearsalProgress:
-    def __init__(
-        self, schedule: Schedule, plan: Plan, runner: Runner, clock: Clock, console: Console | None = None
-    ) -> None:
+    """An observer of the run's events (subscribe it to the bus); it keeps its own `RunView`."""
+
+    def __init__(self, schedule: Schedule, plan: Plan, clock: Clock, console: Console | None = None) -> None:
         self.schedule = schedule
         self.plan = plan
-        self.runner = runner
         self.clock = clock
         self.console = console or Console(file=sys.stdout)
         self.tz = schedule.event.tz
+        self._view = RunView(plan)
         self._task: asyncio.Task[None] | None = None
         self._live: Live | None = None
         self._done = 0
-        runner.listeners.append(self._on_result)
+
+    def __call__(self, event: RunEvent) -> None:
+        self._view(event)
+        if isinstance(event, ActionFinished):
+            self._on_result(event.result)
 
     def _on_result(self, result: ActionResult) -> None:
         self._done += 1
@@ -60,19 +63,19 @@ class RehearsalProgress:
                 highlight=False,
             )
 
-    def _next_action(self) -> Any:
-        pending = [a for a in self.plan.actions if a.id not in self.runner.results]
+    def _next_action(self, run: RunSnapshot) -> Action | None:
+        pending = run.pending()
         return min(pending, key=lambda a: a.sort_key()) if pending else None
 
     def render(self) -> Table:
-        now = self.clock.now().astimezone(self.tz)
-        on_air = [
-            sid for sid, m in self.runner.machines.items() if m.state in (SessionState.LIVE, SessionState.OVERRUN)
-        ]
-        nxt = self._next_action()
+        event_now = self.clock.now()
+        now = event_now.astimezone(self.tz)
+        run = self._view.snapshot()
+        on_air = [sid for sid, s in run.sessions.items() if s.state in (SessionState.LIVE, SessionState.OVERRUN)]
+        nxt = self._next_action(run)
         countdown = ""
         if nxt is not None:
-            secs = max(0.0, self.clock.to_wall(nxt.at) - time.time())
+            secs = max(0.0, self.clock.to_wall(nxt.at) - self.clock.to_wall(event_now))
             countdown = f"{nxt.id} in {secs:4.1f} s (event time {nxt.at.astimezone(self.tz):%H:%M})"
         table = Table(
             title=f"{self.schedule.event.name.get('en')} — event time {now:%a %d %b %H:%M:%S %Z}",
@@ -81,10 +84,8 @@ class RehearsalProgress:
         for col in ("session", "title", "start", "state", "late (max ms)"):
             table.add_column(col)
         for sid, prog in self.plan.cue_sheets.items():
-            state = self.runner.machines[sid].state
-            errs = [
-                r.error_ms for r in self.runner.results.values() if r.action.session == sid and r.error_ms is not None
-            ]
+            state = run.state(sid)
+            errs = [r.error_ms for r in run.results.values() if r.action.session == sid and r.error_ms is not None]
             table.add_row(
                 sid,
                 prog.title[:40],

@@ -1,8 +1,16 @@
-"""Masking of secrets: stream keys and tokens never reach a log line, a page or an error."""
+"""Redaction of secrets: stream keys and tokens never reach a log line, a page, a report or an error.
+
+Two layers. `mask_text` hides what sits where a secret is expected (an RTMP path after the
+application, a token in a query string, a bearer header). `Secrets` knows the actual values the
+system holds (every ingest key a platform handed out) and replaces them wherever they appear —
+inside a message a platform returned, say — so a key is hidden even where no pattern expects it.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import SecretStr
@@ -13,6 +21,9 @@ MASK = "****"
 _RTMP_KEY = re.compile(r"(rtmps?://[^\s/]+(?::\d+)?/[^\s/]+/)([^\s\"']+)")
 _QUERY_SECRET = re.compile(r"((?:access_token|refresh_token|client_secret|key|token)=)[^&\s\"']+", re.I)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-~+/=]+")
+
+# Shorter values would replace ordinary words (and no real key is this short).
+MIN_SECRET_LEN = 6
 
 
 def mask_text(text: str) -> str:
@@ -27,6 +38,19 @@ def mask_key(key: str) -> str:
     return MASK + key[-4:] if len(key) >= 12 else MASK
 
 
+def mask_ingest(url: str, key: str | None) -> str:
+    """An ingest as an operator may see it: the URL with the key reduced to its last characters.
+
+    The masked key is appended *after* masking the URL: masking the joined string again would
+    treat the masked key itself as a key and hide even its last characters."""
+    masked = mask_text(url)
+    if not key:
+        return masked
+    if url.startswith("srt://"):  # SRT carries the key as the stream id
+        return f"{masked}{'&' if '?' in masked else '?'}streamid={mask_key(key)}"
+    return masked.rstrip("/") + "/" + mask_key(key)
+
+
 def reveal(value: SecretStr | str) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
@@ -38,6 +62,66 @@ def mask_value(value: Any) -> Any:
         return mask_text(value)
     if isinstance(value, dict):
         return {k: mask_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list | tuple):
         return type(value)(mask_value(v) for v in value)
     return value
+
+
+def scrub(value: Any, secrets: Iterable[str]) -> Any:
+    """Replace known secret values inside every string of a JSON-ready structure (longest first)."""
+    ordered = sorted(set(secrets), key=len, reverse=True)
+    return _scrub(value, ordered)
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, SecretStr):
+        return mask_key(value.get_secret_value())
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, mask_key(secret))
+        return value
+    if isinstance(value, dict):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v, secrets) for v in value]
+    return value
+
+
+class Secrets:
+    """The secret values the running system holds (thread-safe: adapters add from worker threads)."""
+
+    def __init__(self, values: Iterable[str | SecretStr | None] = ()) -> None:
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self.add(*values)
+
+    def add(self, *values: str | SecretStr | None) -> None:
+        """Hold these values; a stream key also as its name without a query string (as nginx logs it)."""
+        with self._lock:
+            for value in values:
+                if value is None:
+                    continue
+                text = reveal(value)
+                for part in (text, text.split("?", 1)[0]):
+                    if len(part) >= MIN_SECRET_LEN:
+                        self._values.add(part)
+
+    def values(self) -> list[str]:
+        """Longest first, so that a key containing another is replaced whole."""
+        with self._lock:
+            return sorted(self._values, key=len, reverse=True)
+
+    def scrub(self, value: Any) -> Any:
+        """`value` (text or JSON-ready data) with every held secret value masked wherever it appears.
+        (Patterns are `mask_text`'s job; applying them to already masked ingests would hide even
+        the last characters an operator is meant to see.)"""
+        return _scrub(value, self.values())
+
+    def redact(self, text: str) -> str:
+        """A message for a person: held secrets and patterned ones masked."""
+        return str(_scrub(mask_text(text), self.values()))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._values)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ class SqliteJournal:
         executed: str | None,
         error_ms: float | None,
         outcome: str,
-        detail: dict[str, Any] | None = None,
+        detail: Mapping[str, Any] | None = None,
     ) -> None:
         with self._lock:
             self._db.execute(
@@ -91,14 +92,14 @@ class SqliteJournal:
                     executed,
                     error_ms,
                     outcome,
-                    json.dumps(detail or {}),
+                    json.dumps(dict(detail or {})),
                 ),
             )
 
     def actions(self) -> list[ActionRecord]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM actions ORDER BY scheduled, rowid").fetchall()
-        return [ActionRecord(*r[:8], json.loads(r[8] or "{}")) for r in rows]
+        return [ActionRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8] or "{}")) for r in rows]
 
     def remember(self, key: str, value: str) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ idempotent: the same id twice (a retry, a restart) must not create a second broa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -93,6 +94,9 @@ class MediaPlane(Protocol):
 
     def applied_cues(self) -> list[CueApplied]: ...
 
+    def on_cue(self, listener: Callable[[CueApplied], None]) -> None:
+        """Call `listener` with each cue's receipt as it takes effect (from the media's own thread)."""
+
     async def close(self) -> None: ...
 
 
@@ -137,18 +141,32 @@ class Journal(Protocol):
 
     def done(self, action_id: str) -> bool: ...
 
-    def record(self, action_id: str, **fields: Any) -> None: ...
+    def record(
+        self,
+        action_id: str,
+        *,
+        kind: str,
+        session: str,
+        destination: str | None,
+        scheduled: str,
+        executed: str | None,
+        error_ms: float | None,
+        outcome: str,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None: ...
+
+    def record_state(self, session: str, state: str, at: str) -> None: ...
 
     def remember(self, key: str, value: str) -> None: ...
 
     def recall(self, key: str) -> str | None: ...
 
+    def forget(self, key: str) -> None: ...
+
 
 class Notifier(Protocol):
-    """Where alerts and state changes go (the dashboard, the log)."""
+    """Where adapters raise alerts for the operators (the engine's event bus implements it)."""
 
     def alert(
         self, level: str, message: str, *, session: str | None = None, destination: str | None = None
     ) -> None: ...
-
-    def state(self, session_id: str, state: str, at: datetime) -> None: ...

@@ -12,8 +12,8 @@ was missed is handled by a clear policy (see `_missed`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,17 +22,46 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from orchestrator.clock import Clock
-from orchestrator.engine.journal import SqliteJournal
-from orchestrator.engine.ports import MediaPlane, Notifier, OutputSpec, Platform, PreparedDestination
+from orchestrator.engine.events import (
+    ActionFinished,
+    ActionResult,
+    ActionStarted,
+    CueTaken,
+    EventBus,
+    OutputAttached,
+    OutputDetached,
+    OutputPrepared,
+    RunFinished,
+    RunStarted,
+    SessionStateChanged,
+)
+from orchestrator.engine.ports import (
+    CueApplied,
+    IngestTarget,
+    Journal,
+    MediaPlane,
+    OutputSpec,
+    Platform,
+    PreparedDestination,
+)
+from orchestrator.engine.view import RunSnapshot, RunView
 from orchestrator.planning.actions import Action, ActionKind, action_id
 from orchestrator.planning.plan import Plan
 from orchestrator.planning.state import SessionMachine, SessionState
-from orchestrator.redaction import mask_text
-from orchestrator.schedule.model import Schedule
+from orchestrator.redaction import mask_ingest
+from orchestrator.schedule.model import Destination, Schedule
 
 log = structlog.get_logger(__name__)
 
-Destination = Any  # one of the schedule's destination models
+__all__ = ["ActionResult", "Runner", "RunnerSettings"]
+
+# A session's actions move its state machine; a restart replays them from the journal.
+_SESSION_STATE = {
+    ActionKind.PREPARE_MEDIA: SessionState.PREPARING,
+    ActionKind.START_PROGRAMME: SessionState.STANDBY,
+    ActionKind.ON_AIR: SessionState.LIVE,
+    ActionKind.STOP_PROGRAMME: SessionState.ENDED,
+}
 
 
 @dataclass(frozen=True)
@@ -40,61 +69,49 @@ class RunnerSettings:
     cue_arm_lead_s: float = 1.0  # wall seconds ahead of its time that a cue is handed to the programme
 
 
-@dataclass
-class ActionResult:
-    action: Action
-    outcome: str  # ok | failed | skipped
-    executed: datetime | None = None
-    error_ms: float | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-class LogNotifier:
-    """The notifier used when nothing richer is attached: log lines, plus a list for reports."""
-
-    def __init__(self) -> None:
-        self.alerts: list[dict[str, Any]] = []
-
-    def alert(self, level: str, message: str, *, session: str | None = None, destination: str | None = None) -> None:
-        entry = {"level": level, "message": mask_text(message), "session": session, "destination": destination}
-        self.alerts.append(entry)
-        getattr(log, "error" if level == "error" else "warning")("alert", **entry)
-
-    def state(self, session_id: str, state: str, at: datetime) -> None:
-        log.info("session_state", session=session_id, state=state, at=at.isoformat())
-
-
 class Runner:
+    """Runs one plan. Observers subscribe to `bus`; `snapshot()` is the run as it stands."""
+
     def __init__(
         self,
         schedule: Schedule,
         plan: Plan,
         *,
         clock: Clock,
-        programme: MediaPlane,
+        media: MediaPlane,
         platforms: Mapping[str, Platform],
         destinations: Mapping[str, Destination] | None = None,
-        journal: SqliteJournal,
-        notifier: Notifier | None = None,
+        journal: Journal,
+        bus: EventBus | None = None,
         settings: RunnerSettings | None = None,
     ) -> None:
         self.schedule = schedule
         self.plan = plan
         self.clock = clock
-        self.programme = programme
-        self.platforms = platforms  # destination id → adapter
-        self.destinations = dict(destinations or {d.id: d for d in schedule.destinations})
-        self.journal = journal
-        self.notifier: Notifier = notifier or LogNotifier()
+        self.bus = bus or EventBus(clock)
+        self._media = media
+        self._platforms = platforms  # destination id → adapter
+        self._destinations: dict[str, Destination] = dict(destinations or {d.id: d for d in schedule.destinations})
+        self._journal = journal
         self.settings = settings or RunnerSettings()
-        self.machines = {sid: SessionMachine(sid) for sid in {a.session for a in plan.actions}}
-        self.prepared: dict[tuple[str, str], PreparedDestination] = {}
-        self.results: dict[str, ActionResult] = {}
-        self.listeners: list[Callable[[ActionResult], None]] = []
+        self._view = RunView(plan, self._destinations)
+        self.bus.subscribe(self._view)
+        self._machines = {sid: SessionMachine(sid) for sid in {a.session for a in plan.actions}}
+        self._prepared: dict[tuple[str, str], PreparedDestination] = {}
+        self._results: dict[str, ActionResult] = {}
         self._finished: dict[str, asyncio.Event] = {}
         self._scheduler: AsyncIOScheduler | None = None
         self._all_done: asyncio.Event | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def destinations(self) -> Mapping[str, Destination]:
+        return self._destinations
+
+    def snapshot(self) -> RunSnapshot:
+        """The run as it stands: an immutable copy, safe to keep."""
+        return self._view.snapshot()
 
     # ------------------------------------------------------------------ scheduling
 
@@ -103,16 +120,20 @@ class Runner:
         wall = self.clock.to_wall(action.at)
         return wall - self.settings.cue_arm_lead_s if action.kind == ActionKind.CUE else wall
 
-    async def run(self) -> dict[str, ActionResult]:
-        """Execute the whole plan; returns when every action has run, been skipped or failed."""
-        loop = asyncio.get_running_loop()
+    async def run(self) -> RunSnapshot:
+        """Execute the whole plan; returns the final snapshot once every action has run, been
+        skipped or failed."""
+        loop = self._loop = asyncio.get_running_loop()
+        self.bus.bind(loop)
+        self._media.on_cue(self._cue_receipt)
         self._all_done = asyncio.Event()
         self._finished = {a.id: asyncio.Event() for a in self.plan.actions}
         self._scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
+        self.bus.publish(RunStarted(self.schedule.event.id, self.plan, dict(self._destinations), self.clock.now()))
         now_wall = self.clock.to_wall(self.clock.now())
         missed: list[Action] = []
         for action in self.plan.actions:
-            if self.journal.done(action.id):
+            if self._journal.done(action.id):
                 self._restore(action)
                 continue
             if self.due_wall(action) < now_wall - 0.25:
@@ -128,7 +149,7 @@ class Runner:
             )
         to_resume = [
             sid
-            for sid, m in self.machines.items()
+            for sid, m in self._machines.items()
             if m.state in (SessionState.STANDBY, SessionState.LIVE, SessionState.OVERRUN)
         ]
         for sid in to_resume:
@@ -147,15 +168,16 @@ class Runner:
             await self._all_done.wait()
         finally:
             self._scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # receipts handed over from the media threads are folded in first
+        self.bus.publish(RunFinished(self.clock.now()))
         log.info(
-            "runner_finished", ok=sum(r.outcome == "ok" for r in self.results.values()), failed=self.failed_count()
+            "runner_finished",
+            ok=sum(r.outcome == "ok" for r in self._results.values()),
+            failed=sum(r.outcome == "failed" for r in self._results.values()),
         )
-        return self.results
+        return self.snapshot()
 
-    def failed_count(self) -> int:
-        return sum(r.outcome == "failed" for r in self.results.values())
-
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -163,55 +185,47 @@ class Runner:
     def _restore(self, action: Action) -> None:
         """An action the journal says is done: mark it finished and replay its effect on the state."""
         self._finished[action.id].set()
-        self.results[action.id] = ActionResult(action, "ok", detail={"from_journal": True})
-        if action.destination is None:
-            target = {
-                ActionKind.PREPARE_MEDIA: SessionState.PREPARING,
-                ActionKind.START_PROGRAMME: SessionState.STANDBY,
-                ActionKind.ON_AIR: SessionState.LIVE,
-                ActionKind.STOP_PROGRAMME: SessionState.ENDED,
-            }.get(action.kind)
-            if target is not None:
-                m = self.machines[action.session]
-                if m.can(target):
-                    m.move(target, action.at)
+        result = ActionResult(action, "ok", detail={"from_journal": True})
+        self._results[action.id] = result
+        self.bus.publish(ActionFinished(result))
+        target = _SESSION_STATE.get(action.kind)
+        if target is not None:
+            m = self._machines[action.session]
+            if m.can(target):
+                m.move(target, action.at)
+                self.bus.publish(SessionStateChanged(action.session, target, action.at))
 
     async def _resume(self, sid: str) -> None:
         """Restarted while a session was on stand-by or on air: the journal has its actions, but the
         media died with the old process. Rebuild it: programme, outputs that were attached and not
         ended (their ingest asked again of the idempotent adapters), and the cue due now, at the
         offset into the segment that the clock says."""
-        log.warning("session_resumed", session=sid, state=self.machines[sid].state.value)
-        self.notifier.alert("warning", f"session '{sid}' resumed after a restart", session=sid)
-        session = self.schedule.session(sid)
+        log.warning("session_resumed", session=sid, state=self._machines[sid].state.value)
+        self.bus.alert("warning", f"session '{sid}' resumed after a restart", session=sid)
         try:
-            await self.programme.prepare(self.plan.cue_sheets[sid])
-            await self.programme.start(sid)
+            await self._media.prepare(self.plan.cue_sheets[sid])
+            await self._media.start(sid)
             for action in self.plan.for_session(sid):
-                if action.kind != ActionKind.ATTACH_OUTPUT:
-                    continue
-                if not self.journal.done(action.id) or self.journal.done(
-                    action_id(ActionKind.END_BROADCAST, sid, action.destination)
-                ):
+                if action.kind != ActionKind.ATTACH_OUTPUT or action.destination is None:
                     continue
                 did = action.destination
-                dest = self.destinations[did]
-                prepared = await self.platforms[did].prepare(
-                    action_id(ActionKind.PREPARE_BROADCAST, sid, did), session, dest
-                )
-                self.prepared[(sid, did)] = prepared
-                await self.programme.attach_output(self._output(sid, dest, prepared))
+                if not self._journal.done(action.id) or self._journal.done(
+                    action_id(ActionKind.END_BROADCAST, sid, did)
+                ):
+                    continue
+                await self._prepare_broadcast(action_id(ActionKind.PREPARE_BROADCAST, sid, did), sid, did)
+                await self._attach(sid, did)
             now = self.clock.now()
             current = [a for a in self.plan.for_session(sid) if a.kind == ActionKind.CUE and a.at <= now]
             if current and current[-1].cue is not None:
                 cue = current[-1].cue
                 elapsed = (now - cue.at).total_seconds()
                 video = replace(cue.video, clip_offset_s=cue.video.clip_offset_s + elapsed)
-                self.programme.arm(sid, replace(cue, video=video))
-        except Exception as exc:
-            message = mask_text(str(exc) or type(exc).__name__)
+                self._media.arm(sid, replace(cue, video=video))
+        except Exception as exc:  # the rest of the event goes on
+            message = self.bus.secrets.redact(str(exc) or type(exc).__name__)
             log.error("session_resume_failed", session=sid, error=message)
-            self.notifier.alert("error", f"session '{sid}' could not be resumed: {message}", session=sid)
+            self.bus.alert("error", f"session '{sid}' could not be resumed: {message}", session=sid)
 
     def _output(self, sid: str, dest: Destination, prepared: PreparedDestination) -> OutputSpec:
         return OutputSpec(
@@ -234,10 +248,8 @@ class Runner:
         latest_cue: dict[str, Action] = {}
         for action in missed:
             session_end_wall = self.clock.to_wall(self.schedule.session(action.session).end)
-            if session_end_wall <= now_wall and action.kind not in (
-                ActionKind.END_BROADCAST,
-                ActionKind.STOP_PROGRAMME,
-            ):
+            ending = action.kind in (ActionKind.END_BROADCAST, ActionKind.STOP_PROGRAMME)
+            if session_end_wall <= now_wall and not ending:
                 self._skip(action, "missed: the session was over when the runner started")
             elif action.kind == ActionKind.CUE:
                 prev = latest_cue.get(action.session)
@@ -251,25 +263,29 @@ class Runner:
             log.warning("runner_missed_actions", missed=len(missed), run_now=[a.id for a in run_now])
         return run_now
 
-    def _skip(self, action: Action, why: str) -> None:
-        self.journal.record(
+    def _journal_action(
+        self, action: Action, outcome: str, executed: datetime | None, error_ms: float | None, detail: Mapping[str, Any]
+    ) -> None:
+        self._journal.record(
             action.id,
             kind=action.kind.value,
             session=action.session,
             destination=action.destination,
             scheduled=action.at.isoformat(),
-            executed=None,
-            error_ms=None,
-            outcome="skipped",
-            detail={"why": why},
+            executed=executed.isoformat() if executed is not None else None,
+            error_ms=round(error_ms, 3) if error_ms is not None else None,
+            outcome=outcome,
+            detail=detail,
         )
+
+    def _skip(self, action: Action, why: str) -> None:
+        self._journal_action(action, "skipped", None, None, {"why": why})
         self._finish(ActionResult(action, "skipped", detail={"why": why}))
 
     def _finish(self, result: ActionResult) -> None:
-        self.results[result.action.id] = result
+        self._results[result.action.id] = result
         self._finished[result.action.id].set()
-        for listener in self.listeners:
-            listener(result)
+        self.bus.publish(ActionFinished(result))
         self._check_all_done()
 
     def _check_all_done(self) -> None:
@@ -286,30 +302,22 @@ class Runner:
         executed = self.clock.now()
         late_ms = (self.clock.to_wall(executed) - self.due_wall(action)) * 1000
         log.debug("action_start", action=action.id, kind=action.kind.value, late_ms=round(late_ms, 1))
+        self.bus.publish(ActionStarted(action, executed, late_ms))
+        detail: Mapping[str, Any]
         try:
             detail = await self._dispatch(action) or {}
             outcome = "ok"
-        except Exception as exc:
+        except Exception as exc:  # one failing action must not stop the event
             outcome = "failed"
-            message = mask_text(str(exc) or type(exc).__name__)
+            message = self.bus.secrets.redact(str(exc) or type(exc).__name__)
             detail = {"error": message, "error_type": type(exc).__name__}
             log.error(
                 "action_failed", action=action.id, session=action.session, destination=action.destination, error=message
             )
-            self.notifier.alert(
+            self.bus.alert(
                 "error", f"{action.id} failed: {message}", session=action.session, destination=action.destination
             )
-        self.journal.record(
-            action.id,
-            kind=action.kind.value,
-            session=action.session,
-            destination=action.destination,
-            scheduled=action.at.isoformat(),
-            executed=executed.isoformat(),
-            error_ms=round(late_ms, 3),
-            outcome=outcome,
-            detail=detail,
-        )
+        self._journal_action(action, outcome, executed, late_ms, detail)
         log.info(
             "action_done" if outcome == "ok" else "action_done_failed",
             action=action.id,
@@ -320,92 +328,124 @@ class Runner:
 
     def _move(self, session_id: str, state: SessionState) -> None:
         at = self.clock.now()
-        self.machines[session_id].move(state, at)
-        self.journal.record_state(session_id, state.value, at.isoformat())
-        self.notifier.state(session_id, state.value, at)
+        self._machines[session_id].move(state, at)
+        self._journal.record_state(session_id, state.value, at.isoformat())
+        self.bus.publish(SessionStateChanged(session_id, state, at))
 
-    async def _dispatch(self, action: Action) -> dict[str, Any] | None:
+    async def _prepare_broadcast(self, the_id: str, sid: str, did: str) -> PreparedDestination:
+        """Ask the destination's platform for the session's ingest (idempotent on the action id)."""
+        prepared = await self._platforms[did].prepare(the_id, self.schedule.session(sid), self._destinations[did])
+        self._prepared[(sid, did)] = prepared
+        keys = [t.key for t in (prepared.primary, prepared.backup) if t is not None and t.key is not None]
+        self.bus.secrets.add(*keys)  # from now on scrubbed wherever they appear
+        self.bus.publish(
+            OutputPrepared(
+                sid,
+                did,
+                _masked(prepared.primary),
+                _masked(prepared.backup) if prepared.backup else None,
+                dict(prepared.platform_ids),
+                prepared.watch_url,
+                self.clock.now(),
+            )
+        )
+        return prepared
+
+    async def _attach(self, sid: str, did: str) -> None:
+        await self._media.attach_output(self._output(sid, self._destinations[did], self._prepared[(sid, did)]))
+        self.bus.publish(OutputAttached(sid, did, self.clock.now()))
+
+    async def _dispatch(self, action: Action) -> Mapping[str, Any] | None:
         sid = action.session
         session = self.schedule.session(sid)
-        if action.destination is None:
-            if action.kind == ActionKind.PREPARE_MEDIA:
-                self._move(sid, SessionState.PREPARING)
-                problems = await self.programme.prepare(self.plan.cue_sheets[sid])
-                for problem in problems:
-                    self.notifier.alert("warning", problem, session=sid)
-                return {"problems": problems}
-            if action.kind == ActionKind.START_PROGRAMME:
-                self._move(sid, SessionState.STANDBY)
-                await self.programme.start(sid)
-                return None
-            if action.kind == ActionKind.ON_AIR:
-                self._move(sid, SessionState.LIVE)
-                return None
-            if action.kind == ActionKind.CUE:
-                assert action.cue is not None
-                self.programme.arm(sid, action.cue)
-                return {"armed_ahead_s": self.settings.cue_arm_lead_s}
-            if action.kind == ActionKind.STOP_PROGRAMME:
-                reports = await self.programme.stop(sid)
-                self._record_applied_cues(sid)
-                aired = self.machines[sid].state in (SessionState.LIVE, SessionState.OVERRUN)
-                # A session whose air time passed while we were down never aired: it is cancelled.
-                self._move(sid, SessionState.ENDED if aired else SessionState.CANCELLED)
-                return {"outputs": [r.destination_id for r in reports], "aired": aired}
-            raise ValueError(f"no session-level action of kind {action.kind}")
+        kind = action.kind
+        if kind == ActionKind.PREPARE_MEDIA:
+            self._move(sid, SessionState.PREPARING)
+            problems = await self._media.prepare(self.plan.cue_sheets[sid])
+            for problem in problems:
+                self.bus.alert("warning", problem, session=sid)
+            return {"problems": problems}
+        if kind == ActionKind.START_PROGRAMME:
+            self._move(sid, SessionState.STANDBY)
+            await self._media.start(sid)
+            return None
+        if kind == ActionKind.ON_AIR:
+            self._move(sid, SessionState.LIVE)
+            return None
+        if kind == ActionKind.CUE:
+            assert action.cue is not None
+            self._media.arm(sid, action.cue)
+            return {"armed_ahead_s": self.settings.cue_arm_lead_s}
+        if kind == ActionKind.STOP_PROGRAMME:
+            reports = await self._media.stop(sid)
+            aired = self._machines[sid].state in (SessionState.LIVE, SessionState.OVERRUN)
+            # A session whose air time passed while we were down never aired: it is cancelled.
+            self._move(sid, SessionState.ENDED if aired else SessionState.CANCELLED)
+            return {"outputs": [r.destination_id for r in reports], "aired": aired}
 
         did = action.destination
-        dest = self.destinations[did]
-        platform = self.platforms[did]
-        if action.kind == ActionKind.PREPARE_BROADCAST:
-            prepared = await platform.prepare(action.id, session, dest)
-            self.prepared[(sid, did)] = prepared
-            return {"platform_ids": prepared.platform_ids, "target": mask_text(prepared.primary.url)}
-        if action.kind == ActionKind.ATTACH_OUTPUT:
-            prepared = self.prepared.get((sid, did))
+        assert did is not None, f"{action.id}: a destination action without a destination"
+        dest = self._destinations[did]
+        platform = self._platforms[did]
+        if kind == ActionKind.PREPARE_BROADCAST:
+            prepared = await self._prepare_broadcast(action.id, sid, did)
+            return {"platform_ids": prepared.platform_ids, "target": _masked(prepared.primary)}
+        if kind == ActionKind.ATTACH_OUTPUT:
             prepare_id = action_id(ActionKind.PREPARE_BROADCAST, sid, did)
-            restored = self.results.get(prepare_id)
-            if prepared is None and restored is not None and restored.detail.get("from_journal"):
+            restored = self._results.get(prepare_id)
+            if (sid, did) not in self._prepared and restored is not None and restored.from_journal:
                 # Restarted after the preparation: ask again (adapters are idempotent on the id) for the ingest.
-                prepared = await platform.prepare(prepare_id, session, dest)
-                self.prepared[(sid, did)] = prepared
-            if prepared is None:
+                await self._prepare_broadcast(prepare_id, sid, did)
+            if (sid, did) not in self._prepared:
                 raise RuntimeError(f"destination '{did}' was not prepared for session '{sid}': nothing to push to")
-            await self.programme.attach_output(self._output(sid, dest, prepared))
+            await self._attach(sid, did)
             return None
-        if action.kind == ActionKind.GO_LIVE:
+        if kind == ActionKind.GO_LIVE:
             await platform.go_live(action.id, session, dest)
             return None
-        if action.kind == ActionKind.END_BROADCAST:
+        if kind == ActionKind.END_BROADCAST:
             report = None
-            if (sid, did) in self.prepared:
-                report = await self.programme.detach_output(sid, did)
+            if (sid, did) in self._prepared:
+                report = await self._media.detach_output(sid, did)
+                self.bus.publish(
+                    OutputDetached(sid, did, self.clock.now(), report.frames, report.bytes, tuple(report.errors))
+                )
             await platform.end(action.id, session, dest)
             return {"frames": report.frames, "bytes": report.bytes, "errors": report.errors} if report else None
-        raise ValueError(f"no destination action of kind {action.kind}")
+        raise ValueError(f"{action.id}: no action of kind {kind}")
 
-    def _record_applied_cues(self, session_id: str) -> None:
-        """Cues are journalled when armed; once the session's programme stops, the frame each one
-        really took effect on is known: journal that as its execution time."""
-        for applied in self.programme.applied_cues():
-            if applied.session_id != session_id:
-                continue
-            err_ms = (applied.applied_wall - self.clock.to_wall(applied.scheduled)) * 1000
-            action = next((a for a in self.plan.actions if a.id == applied.cue_id), None)
-            if action is None:
-                continue
-            detail = {"frame_index": applied.frame_index, "applied": "on_frame"}
-            if applied.fallback:
-                detail["fallback"] = applied.fallback
-            self.journal.record(
-                action.id,
-                kind=action.kind.value,
-                session=session_id,
-                destination=None,
-                scheduled=action.at.isoformat(),
-                executed=applied.applied.isoformat(),
-                error_ms=round(err_ms, 3),
-                outcome="ok",
-                detail=detail,
+    # ------------------------------------------------------------------ receipts
+
+    def _cue_receipt(self, applied: CueApplied) -> None:
+        """From the media's thread: a cue took effect. Journalled and published on the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._record_cue, applied)
+
+    def _record_cue(self, applied: CueApplied) -> None:
+        """The frame a cue really took effect on is its execution: journal that, tell observers."""
+        action = next((a for a in self.plan.actions if a.id == applied.cue_id), None)
+        if action is None:
+            return
+        err_ms = (applied.applied_wall - self.clock.to_wall(applied.scheduled)) * 1000
+        detail: dict[str, Any] = {"frame_index": applied.frame_index, "applied": "on_frame"}
+        if applied.fallback:
+            detail["fallback"] = applied.fallback
+        self._journal_action(action, "ok", applied.applied, err_ms, detail)
+        self._results[action.id] = ActionResult(action, "ok", applied.applied, err_ms, detail)
+        self.bus.publish(
+            CueTaken(
+                applied.cue_id,
+                applied.session_id,
+                applied.scheduled,
+                applied.applied,
+                err_ms,
+                applied.frame_index,
+                applied.fallback,
             )
-            self.results[action.id] = ActionResult(action, "ok", applied.applied, err_ms, detail)
+        )
+
+
+def _masked(target: IngestTarget) -> str:
+    return mask_ingest(target.url, target.key.get_secret_value() if target.key is not None else None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
@@ -39,6 +40,7 @@ class AvMediaPlane:
         self._pipelines: dict[str, Programme] = {}
         self._applied: list[CueApplied] = []
         self._applied_lock = threading.Lock()
+        self._listeners: list[Callable[[CueApplied], None]] = []
         # Opening clips ahead of their cue; two workers so one slow file does not hold up another.
         self._preroll = ThreadPoolExecutor(max_workers=2, thread_name_prefix="preroll")
 
@@ -92,6 +94,9 @@ class AvMediaPlane:
         with self._applied_lock:
             return list(self._applied)
 
+    def on_cue(self, listener: Callable[[CueApplied], None]) -> None:
+        self._listeners.append(listener)
+
     def fallbacks(self, session_id: str) -> list[str]:
         """Every time a source could not be shown in a session, and what was shown instead."""
         pipeline = self._pipelines.get(session_id)
@@ -115,6 +120,8 @@ class AvMediaPlane:
     def _cue_applied(self, applied: CueApplied) -> None:
         with self._applied_lock:
             self._applied.append(applied)
+        for listener in self._listeners:
+            listener(applied)
 
 
 def _check_clips(programme: CueSheet) -> list[str]:

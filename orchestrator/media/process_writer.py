@@ -71,11 +71,11 @@ class _Popen(multiprocessing.popen_forkserver.Popen):
                 data.pop("init_main_from_name", None)
                 return data
 
-            multiprocessing.spawn.get_preparation_data = without_main  # type: ignore[assignment]
+            multiprocessing.spawn.get_preparation_data = without_main
             try:
-                super()._launch(process_obj)  # type: ignore[misc]  # private in the stdlib, unchanged since 3.4
+                super()._launch(process_obj)  # type: ignore[misc]  # private in the stdlib (no stub), unchanged since 3.4
             finally:
-                multiprocessing.spawn.get_preparation_data = original  # type: ignore[assignment]
+                multiprocessing.spawn.get_preparation_data = original
 
 
 class _Process(multiprocessing.context.ForkServerProcess):

@@ -123,7 +123,7 @@ class SlateRenderer:
             y += h * 0.04
         top = int(h * 0.68) // 2 * 2
         bottom = int(h * 0.86) // 2 * 2
-        yuv = VideoFrame.from_image(img).reformat(format="yuv420p").to_ndarray()
+        yuv = _yuv(img)
         return _Card(image=img, yuv=yuv, strip=(top, bottom))
 
     def _with_countdown(self, card: _Card, text: str | None) -> np.ndarray:
@@ -133,10 +133,17 @@ class SlateRenderer:
         strip = card.image.crop((0, top, self.width, bottom))
         fnt = font(max(8, int(self.height * 0.12)), True)
         ImageDraw.Draw(strip).text((self.width / 2, (bottom - top) / 2), text, font=fnt, fill=TEXT, anchor="mm")
-        strip_yuv = VideoFrame.from_image(strip).reformat(format="yuv420p").to_ndarray()
+        strip_yuv = _yuv(strip)
         out = card.yuv.copy()
         for dst, src, k in zip(
             yuv_planes(out, self.height), yuv_planes(strip_yuv, bottom - top), (1, 2, 2), strict=False
         ):
             dst[top // k : bottom // k] = src
         return out
+
+
+def _yuv(img: Image.Image) -> np.ndarray:
+    """A picture as a yuv420p array (planes stacked, as PyAV's `to_ndarray` gives them)."""
+    frame = VideoFrame.from_image(img)  # type: ignore[no-untyped-call]  # PyAV's stub leaves it untyped
+    planes: np.ndarray = frame.reformat(format="yuv420p").to_ndarray()
+    return planes

@@ -126,7 +126,7 @@ class CredentialStore:
         prefix = env_name(name, "", self.env_prefix)
         try:
             # `_env_prefix` is pydantic-settings' per-instance prefix (not a declared field).
-            return model(_env_prefix=prefix, **values)  # type: ignore[call-arg]
+            return model(_env_prefix=prefix, **values)
         except ValidationError as err:
             # Only field names leave this function: a validation error's text would echo inputs.
             fields = sorted({str(e["loc"][0]) for e in err.errors() if e.get("loc")})

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from orchestrator.clock import Clock, SystemClock
+from orchestrator.engine.journal import SqliteJournal
 from orchestrator.engine.ports import Journal
 from orchestrator.platforms.credentials import CredentialsMissing, CredentialStore, SecretsFileError
 from orchestrator.platforms.errors import DestinationFailed, PlatformUnavailable, QuotaExhausted
@@ -50,25 +51,6 @@ class Finding:
         return f"{self.destination}: {self.check}: {self.level}: {self.message}"
 
 
-class _Scratch:
-    """A journal that forgets: the doctor's own quota count when no journal is given."""
-
-    def __init__(self) -> None:
-        self._values: dict[str, str] = {}
-
-    def done(self, action_id: str) -> bool:
-        return False
-
-    def record(self, action_id: str, **fields: Any) -> None:
-        pass
-
-    def remember(self, key: str, value: str) -> None:
-        self._values[key] = value
-
-    def recall(self, key: str) -> str | None:
-        return self._values.get(key)
-
-
 async def doctor(
     destinations: Sequence[Any],
     *,
@@ -89,7 +71,7 @@ async def doctor(
         sessions,
         event_id,
         recordings_dir,
-        journal or _Scratch(),
+        journal or SqliteJournal(),  # in memory: the doctor's own quota count
         clock or SystemClock(),
     )
     async with aiohttp.ClientSession() as http:

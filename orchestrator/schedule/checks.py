@@ -21,6 +21,7 @@ from orchestrator.schedule.model import (
     Segment,
     Session,
     SlateSegment,
+    Speaker,
     StudioSegment,
 )
 
@@ -70,7 +71,7 @@ def segment_language(schedule: Schedule, session: Session, seg: Segment) -> str 
     return session.floor_language
 
 
-def _duplicates(ids: Iterable[str], where: tuple[PathPart, ...], what: str = "id") -> list[Problem]:
+def _duplicates(ids: Iterable[str | None], where: tuple[PathPart, ...], what: str = "id") -> list[Problem]:
     """One problem on each repeat of an id, at the repeated item's `id`."""
     ids = list(ids)
     counts = Counter(i for i in ids if i is not None)
@@ -171,7 +172,9 @@ def check_schedule(schedule: Schedule) -> list[Problem]:
     return problems
 
 
-def _check_rundown(schedule: Schedule, si: int, session: Session, speakers: dict, clips: set[str]) -> list[Problem]:
+def _check_rundown(
+    schedule: Schedule, si: int, session: Session, speakers: dict[str, Speaker], clips: set[str]
+) -> list[Problem]:
     problems: list[Problem] = []
     total = timedelta(0)
     problems += _duplicates((seg.id for seg in session.rundown), ("sessions", si, "rundown"), "segment id")

@@ -81,7 +81,7 @@ class Localized(Strict):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     def get(self, language: str, fallback: str | None = None) -> str:
-        data = self.model_dump()
+        data: dict[str, str] = self.model_dump()
         if language in data:
             return data[language]
         if fallback and fallback in data:

@@ -266,7 +266,9 @@ def _font(size: int, bold: bool = False, mono: bool = False) -> ImageFont.FreeTy
     return ImageFont.load_default(size)
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, width: int, size: int, bold: bool = False, min_size: int = 9):
+def _fit(
+    draw: ImageDraw.ImageDraw, text: str, width: int, size: int, bold: bool = False, min_size: int = 9
+) -> tuple[str, ImageFont.FreeTypeFont | ImageFont.ImageFont]:
     """The largest font (down to min_size) in which `text` fits `width`, else the text cut with an ellipsis."""
     for s in range(size, min_size - 1, -1):
         font = _font(s, bold)
@@ -278,7 +280,9 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, width: int, size: int, bold: bool
     return text + "…", font
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, width: int, font, lines: int) -> list[str]:
+def _wrap(
+    draw: ImageDraw.ImageDraw, text: str, width: int, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, lines: int
+) -> list[str]:
     words, out, cur = text.split(), [], ""
     for w in words:
         trial = f"{cur} {w}".strip()
@@ -332,8 +336,9 @@ class _CardPainter:
 
 
 def _to_yuv420p(img: Image.Image) -> np.ndarray:
-    frame = av.VideoFrame.from_image(img.convert("RGB")).reformat(format="yuv420p")
-    return frame.to_ndarray()
+    frame = av.VideoFrame.from_image(img.convert("RGB"))  # type: ignore[no-untyped-call]  # PyAV's stub leaves it untyped
+    planes: np.ndarray = frame.reformat(format="yuv420p").to_ndarray()
+    return planes
 
 
 def _planes(arr: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -47,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 import structlog
@@ -176,7 +177,7 @@ def parse_stat(xml_text: str) -> list[PublishedStream]:
     return found
 
 
-def _num(text: str | None, kind: type, default: object = None):  # type: ignore[no-untyped-def]
+def _num(text: str | None, kind: Callable[[str], Any], default: Any = None) -> Any:
     try:
         return kind(text) if text not in (None, "") else default
     except ValueError:

@@ -10,12 +10,11 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from orchestrator.engine.ports import PreparedDestination
-from orchestrator.engine.runner import ActionResult
+from orchestrator.engine.events import ActionResult
+from orchestrator.engine.view import OutputView
 from orchestrator.planning.actions import Action, ActionKind
 from orchestrator.redaction import mask_text
 from orchestrator.schedule.model import Session
-from orchestrator.web.masking import masked_ingest
 
 ON_AIR_STATES = ("live", "overrun")
 READYING_STATES = ("preparing", "standby")
@@ -98,7 +97,7 @@ def pending_row(action: Action, tz: tzinfo, countdown_s: float) -> dict[str, Any
 
 def destination_row(
     destination: Any,
-    prepared: PreparedDestination | None,
+    prepared: OutputView | None,
     last: ActionResult | None,
 ) -> dict[str, Any]:
     """One destination of a session; the ingest only ever in its masked form."""
@@ -115,8 +114,8 @@ def destination_row(
         "language": destination.language,
         "platform_ids": dict(prepared.platform_ids) if prepared else {},
         "watch_url": prepared.watch_url if prepared else None,
-        "ingest": masked_ingest(prepared.primary) if prepared else None,
-        "backup_ingest": masked_ingest(prepared.backup) if prepared else None,
+        "ingest": prepared.ingest if prepared else None,
+        "backup_ingest": prepared.backup_ingest if prepared else None,
         "status": status,
         "last_action": (
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import SecretStr
@@ -19,6 +20,7 @@ class RecordingProgramme:
         self.clock = clock
         self.calls: list[tuple[str, str, datetime]] = []
         self._applied: list[CueApplied] = []
+        self._listeners: list[Callable[[CueApplied], None]] = []
         self.prepare_problems: list[str] = []
 
     def _note(self, what: str, target: str) -> None:
@@ -45,7 +47,10 @@ class RecordingProgramme:
 
         def apply() -> None:
             wall = time.time()
-            self._applied.append(CueApplied(cue.id, session_id, cue.at, self.clock.to_event(wall), wall, 0))
+            applied = CueApplied(cue.id, session_id, cue.at, self.clock.to_event(wall), wall, 0)
+            self._applied.append(applied)
+            for listener in self._listeners:
+                listener(applied)
 
         loop.call_later(delay, apply)
 
@@ -55,6 +60,9 @@ class RecordingProgramme:
 
     def applied_cues(self) -> list[CueApplied]:
         return list(self._applied)
+
+    def on_cue(self, listener: Callable[[CueApplied], None]) -> None:
+        self._listeners.append(listener)
 
     async def close(self) -> None:
         pass

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.clock import CompressedClock
+from orchestrator.engine.events import AlertRaised
 from orchestrator.engine.journal import SqliteJournal
-from orchestrator.engine.runner import LogNotifier, Runner, RunnerSettings
+from orchestrator.engine.runner import Runner, RunnerSettings
 from orchestrator.planning.plan import plan
 from orchestrator.planning.state import SessionState
 from orchestrator.rehearsal import busy_windows, rehearsal_clock
@@ -24,28 +25,31 @@ def make_runner(schedule: Schedule, journal: SqliteJournal, platform: RecordingP
     p = plan(schedule)
     clock = rehearsal_clock(p, SPEED, start_in_s=start_in_s, gap_s=0.2)
     programme = RecordingProgramme(clock)
-    notifier = LogNotifier()
+    alerts: list[AlertRaised] = []
     runner = Runner(
         schedule,
         p,
         clock=clock,
-        programme=programme,
+        media=programme,
         platforms={d.id: platform for d in schedule.destinations},
         journal=journal,
-        notifier=notifier,
         settings=RunnerSettings(cue_arm_lead_s=0.05),
     )
-    return runner, programme, notifier, clock
+    runner.bus.subscribe(lambda e: alerts.append(e) if isinstance(e, AlertRaised) else None)
+    return runner, programme, alerts, clock
 
 
 async def test_runs_the_whole_plan_in_order(two_sessions: Schedule, tmp_path: Path) -> None:
     journal = SqliteJournal(tmp_path / "j.sqlite")
     platform = RecordingPlatform()
     runner, programme, _, _clock = make_runner(two_sessions, journal, platform)
-    results = await runner.run()
+    snapshot = await runner.run()
+    results = snapshot.results
     assert {r.outcome for r in results.values()} == {"ok"}
     assert len(results) == len(runner.plan.actions)
-    assert all(m.state == SessionState.ENDED for m in runner.machines.values())
+    assert all(s.state == SessionState.ENDED for s in snapshot.sessions.values())
+    # observers saw every cue take effect on its frame
+    assert all(r.detail.get("applied") == "on_frame" for a, r in results.items() if "/cue/" in a)
     calls = [(w, t) for w, t, _ in programme.calls]
     # the programme starts before an output is attached, outputs detach before it stops
     assert calls.index(("start", "climate")) < calls.index(("attach", "climate/rec-ko"))
@@ -64,8 +68,9 @@ async def test_runs_the_whole_plan_in_order(two_sessions: Schedule, tmp_path: Pa
 async def test_a_failing_destination_does_not_disturb_the_others(two_sessions: Schedule, tmp_path: Path) -> None:
     journal = SqliteJournal(tmp_path / "j.sqlite")
     platform = RecordingPlatform(fail_prepare_for={"rec-en"})
-    runner, programme, notifier, _ = make_runner(two_sessions, journal, platform)
-    results = await runner.run()
+    runner, programme, alerts, _ = make_runner(two_sessions, journal, platform)
+    snapshot = await runner.run()
+    results = snapshot.results
     failed = sorted(a for a, r in results.items() if r.outcome == "failed")
     assert failed == [
         "climate/rec-en/prepare",
@@ -74,10 +79,10 @@ async def test_a_failing_destination_does_not_disturb_the_others(two_sessions: S
         "dialogue/rec-en/standby",
     ]
     assert "not prepared" in results["climate/rec-en/standby"].detail["error"]
-    assert all(m.state == SessionState.ENDED for m in runner.machines.values())
+    assert all(s.state == SessionState.ENDED for s in snapshot.sessions.values())
     assert ("attach", "climate/rec-ko") in [(w, t) for w, t, _ in programme.calls]
     # the error names the destination and never shows the key
-    messages = " ".join(a["message"] for a in notifier.alerts)
+    messages = " ".join(a.message for a in alerts)
     assert "rec-en" in messages and "SECRET" not in messages
 
 
@@ -93,7 +98,7 @@ async def test_restart_skips_what_the_journal_says_is_done(two_sessions: Schedul
     journal2 = SqliteJournal(path)
     platform2 = RecordingPlatform()
     runner2, programme2, _, _ = make_runner(two_sessions, journal2, platform2)
-    results = await runner2.run()
+    results = (await runner2.run()).results
     assert platform2.calls == [] and programme2.calls == []
     assert all(r.detail.get("from_journal") for r in results.values())
     assert len(prepares) == 4
@@ -114,20 +119,21 @@ async def test_missed_actions_policy(two_sessions: Schedule, tmp_path: Path) -> 
         two_sessions,
         p,
         clock=late_clock,
-        programme=programme,
+        media=programme,
         platforms={d.id: platform for d in two_sessions.destinations},
         journal=journal,
         settings=RunnerSettings(cue_arm_lead_s=0.05),
     )
-    results = await runner.run()
+    snapshot = await runner.run()
+    results = snapshot.results
     assert results["climate/prepare"].outcome == "skipped"
     assert results["climate/rec-ko/end"].outcome == "ok"  # the end still runs: close what may be open
-    assert runner.machines["climate"].state == SessionState.CANCELLED  # it never aired
+    assert snapshot.state("climate") == SessionState.CANCELLED  # it never aired
     assert results["dialogue/go_live"].outcome == "ok"
     assert results["dialogue/cue/01-studio"].outcome == "skipped"
     assert "superseded" in results["dialogue/cue/01-studio"].detail["why"]
     assert results["dialogue/cue/02-remote"].outcome == "ok"
-    assert runner.machines["dialogue"].state == SessionState.ENDED
+    assert snapshot.state("dialogue") == SessionState.ENDED
 
 
 def test_journal_survives_reopen(tmp_path: Path) -> None:
@@ -173,12 +179,12 @@ async def test_restart_mid_session_asks_the_platform_again_for_the_ingest(
         two_sessions,
         p,
         clock=clock,
-        programme=RecordingProgramme(clock),
+        media=RecordingProgramme(clock),
         platforms={d.id: platform for d in two_sessions.destinations},
         journal=journal,
         settings=RunnerSettings(cue_arm_lead_s=0.05),
     )
-    results = await runner.run()
+    results = (await runner.run()).results
     assert results["climate/rec-ko/standby"].outcome == "ok"
     assert ("prepare", "climate/rec-ko/prepare") in platform.calls
 

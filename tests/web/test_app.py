@@ -51,7 +51,7 @@ async def next_snapshot(ws: aiohttp.ClientWebSocketResponse, timeout: float = 2.
 
 async def test_page_state_and_assets_never_carry_the_key(served: tuple[Stage, str, web.AppRunner]) -> None:
     stage, url, _ = served
-    stage.hub.alert("error", f"ingest refused key {KEY}", session="climate", destination="rec-ko")
+    stage.bus.alert("error", f"ingest refused key {KEY}", session="climate", destination="rec-ko")
     async with aiohttp.ClientSession() as http:
         async with http.get(url + "/") as r:
             page = await r.text()
@@ -79,7 +79,8 @@ async def test_websocket_pushes_a_snapshot_on_connect_and_on_change(served: tupl
     async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws") as ws:
         first = await next_snapshot(ws)
         assert first["on_air"]["id"] == "climate"
-        stage.hub.alert("warning", "booth ko-en: no interpreter audio", session="climate")
+        stage.bus.alert("warning", "booth ko-en: no interpreter audio", session="climate")
+        stage.clock.advance(1.0)  # the hub's clock is the stage's: the next push is due once it moves
         for _ in range(10):
             snap = await next_snapshot(ws)
             if snap["alerts"]:
@@ -120,7 +121,7 @@ async def test_logs_name_the_dashboard_and_never_the_key(
     served: tuple[Stage, str, web.AppRunner], log_stream: io.StringIO
 ) -> None:
     stage, url, _ = served
-    stage.hub.alert("error", f"YouTube said: stream key {KEY} is not active", session="climate")
+    stage.bus.alert("error", f"YouTube said: stream key {KEY} is not active", session="climate")
     stage.move("climate", SessionState.ENDED)
     async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws") as ws:
         await next_snapshot(ws)

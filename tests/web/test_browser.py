@@ -61,19 +61,18 @@ async def test_the_dashboard_follows_a_run(tmp_path: Path) -> None:
 
             the_plan = plan(schedule)
             clock = rehearsal_clock(the_plan, SPEED, start_in_s=0.8, gap_s=0.2)
-            hub = DashboardHub(schedule, clock)
             journal = SqliteJournal()
             runner = Runner(
                 schedule,
                 the_plan,
                 clock=clock,
-                programme=RecordingProgramme(clock),
+                media=RecordingProgramme(clock),
                 platforms={d.id: KeyedPlatform() for d in schedule.destinations},
                 journal=journal,
-                notifier=hub,
                 settings=RunnerSettings(cue_arm_lead_s=0.05),
             )
-            hub.attach(runner)
+            hub = DashboardHub(schedule, clock, secrets=runner.bus.secrets, plan=the_plan)
+            runner.bus.subscribe(hub)
             app_runner, url = await serve_dashboard(hub)
             run = asyncio.create_task(runner.run())
             try:
@@ -92,13 +91,13 @@ async def test_the_dashboard_follows_a_run(tmp_path: Path) -> None:
                 )
 
                 # an alert raised through the hub reaches the alerts panel, key masked
-                hub.alert(
+                runner.bus.alert(
                     "error",
                     "rec-en: ingest refused key sk-LIVE-climate-abcdef123456",
                     session="climate",
                     destination="rec-en",
                 )
-                hub.alert("warning", "booth ko-en: interpreter audio is silent", session="climate")
+                runner.bus.alert("warning", "booth ko-en: interpreter audio is silent", session="climate")
                 alert = page.locator("#alerts li.error")
                 await expect(alert).to_contain_text("rec-en: ingest refused key ****3456", timeout=1500)
                 await expect(page.locator("#alerts li.warning")).to_contain_text(

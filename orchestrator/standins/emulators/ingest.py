@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -131,7 +131,7 @@ class ProbeMonitor:
         self._results[url] = (time.monotonic(), _from_probe(app, name, streams) if streams else None)
 
 
-def _from_probe(app: str, name: str, streams: list[dict[str, object]]) -> PublishedStream:
+def _from_probe(app: str, name: str, streams: list[dict[str, Any]]) -> PublishedStream:  # ffprobe's JSON
     video = next((s for s in streams if s.get("codec_type") == "video"), {})
     audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
     rate = str(video.get("avg_frame_rate") or "0/0")
@@ -142,12 +142,12 @@ def _from_probe(app: str, name: str, streams: list[dict[str, object]]) -> Publis
         name=name,
         seconds=0.0,
         bytes_in=0,
-        video_codec={"h264": "H264"}.get(str(video.get("codec_name")), video.get("codec_name")),  # type: ignore[arg-type]
-        width=video.get("width"),  # type: ignore[arg-type]
-        height=video.get("height"),  # type: ignore[arg-type]
+        video_codec={"h264": "H264"}.get(str(video.get("codec_name")), video.get("codec_name")),
+        width=video.get("width"),
+        height=video.get("height"),
         frame_rate=fps,
-        audio_codec={"aac": "AAC"}.get(str(audio.get("codec_name")), audio.get("codec_name")),  # type: ignore[arg-type]
-        audio_channels=audio.get("channels"),  # type: ignore[arg-type]
+        audio_codec={"aac": "AAC"}.get(str(audio.get("codec_name")), audio.get("codec_name")),
+        audio_channels=audio.get("channels"),
         sample_rate=int(str(audio["sample_rate"])) if audio.get("sample_rate") else None,
     )
 

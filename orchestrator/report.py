@@ -1,0 +1,196 @@
+"""The rehearsal report: a typed model of `report.json` (same keys as ever), built from the
+journal, the run's snapshot and the recordings read back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from orchestrator.engine.events import AlertRaised
+from orchestrator.engine.journal import SqliteJournal
+from orchestrator.engine.view import RunSnapshot
+from orchestrator.outputs import Recordings
+from orchestrator.schedule.model import Schedule
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActionEntry(_Model):
+    id: str
+    kind: str
+    session: str
+    destination: str | None
+    scheduled: str  # event time, ISO 8601
+    executed: str | None
+    error_ms: float | None  # how late it really ran, in wall milliseconds
+    outcome: str  # ok | failed | skipped | not_run
+    detail: dict[str, Any] | None = None  # only when there is one
+
+
+class SessionEntry(_Model):
+    id: str
+    title: str
+    scheduled_start: str
+    scheduled_end: str
+    on_air: str | None
+    off_air: str | None
+    state: str
+
+
+class OutputEntry(_Model):
+    destination: str
+    session: str
+    path: str | None
+    duration_s: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    keyframe_interval_s: float | None = None
+    error: str | None = None
+
+
+class AlertEntry(_Model):
+    level: str
+    message: str
+    session: str | None
+    destination: str | None
+
+
+class Summary(_Model):
+    actions: int
+    ok: int
+    failed: int
+    skipped: int
+    not_run: int
+    max_error_ms: float | None
+    mean_error_ms: float | None
+    sessions: int
+    outputs: int
+    alerts: int
+
+
+class RehearsalReport(_Model):
+    event: str
+    speed: float
+    outputs_mode: str
+    wall_seconds: float
+    run_dir: str
+    summary: Summary
+    actions: list[ActionEntry]
+    sessions: list[SessionEntry]
+    outputs: list[OutputEntry]
+    alerts: list[AlertEntry]
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as written: fields that were never set (an output's codecs before it was
+        probed, an action's empty detail) are left out, as they always were."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    def write(self, path: Path) -> None:
+        import json
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False))
+
+
+def build_report(
+    schedule: Schedule,
+    snapshot: RunSnapshot,
+    journal: SqliteJournal,
+    recordings: Recordings,
+    *,
+    speed: float,
+    mode: str,
+    wall_s: float,
+    run_dir: Path,
+) -> RehearsalReport:
+    from orchestrator.media.probe import probe
+
+    records = {r.id: r for r in journal.actions()}
+    actions: list[ActionEntry] = []
+    for a in snapshot.plan.actions:
+        r = records.get(a.id)
+        entry = ActionEntry(
+            id=a.id,
+            kind=a.kind.value,
+            session=a.session,
+            destination=a.destination,
+            scheduled=a.at.isoformat(),
+            executed=r.executed if r else None,
+            error_ms=r.error_ms if r else None,
+            outcome=r.outcome if r else "not_run",
+        )
+        if r and r.detail:
+            entry.detail = r.detail
+        actions.append(entry)
+    states = journal.states()
+    sessions = []
+    for sid, sheet in snapshot.plan.cue_sheets.items():
+        history = dict(states.get(sid, []))
+        sessions.append(
+            SessionEntry(
+                id=sid,
+                title=sheet.title,
+                scheduled_start=sheet.start.isoformat(),
+                scheduled_end=sheet.end.isoformat(),
+                on_air=history.get("live"),
+                off_air=history.get("ended"),
+                state=snapshot.state(sid).value,
+            )
+        )
+    outputs = [_output(sid, did, recordings.get((sid, did)), mode, probe) for sid, did in sorted(snapshot.outputs)]
+    errors = [a.error_ms for a in actions if a.error_ms is not None]
+    alerts = [AlertEntry(**_alert(a)) for a in snapshot.alerts]
+    return RehearsalReport(
+        event=schedule.event.id,
+        speed=speed,
+        outputs_mode=mode,
+        wall_seconds=round(wall_s, 1),
+        run_dir=str(run_dir),
+        summary=Summary(
+            actions=len(actions),
+            ok=sum(a.outcome == "ok" for a in actions),
+            failed=sum(a.outcome == "failed" for a in actions),
+            skipped=sum(a.outcome == "skipped" for a in actions),
+            not_run=sum(a.outcome == "not_run" for a in actions),
+            max_error_ms=round(max(errors), 1) if errors else None,
+            mean_error_ms=round(sum(errors) / len(errors), 1) if errors else None,
+            sessions=len(sessions),
+            outputs=len(outputs),
+            alerts=len(alerts),
+        ),
+        actions=actions,
+        sessions=sessions,
+        outputs=outputs,
+        alerts=alerts,
+    )
+
+
+def _alert(a: AlertRaised) -> dict[str, Any]:
+    return {"level": a.level, "message": a.message, "session": a.session, "destination": a.destination}
+
+
+def _output(sid: str, did: str, path: str | None, mode: str, probe: Any) -> OutputEntry:
+    entry = OutputEntry(destination=did, session=sid, path=path)
+    if path is None or mode == "rtmp":  # nothing arrived, or it went to the user's server
+        entry.duration_s = entry.video_codec = entry.audio_codec = None
+        if path is None:
+            entry.error = "nothing was recorded for this output"
+        return entry
+    try:
+        info = probe(path)
+        entry.duration_s = info.get("duration_s")
+        entry.video_codec = info.get("video_codec")
+        entry.audio_codec = info.get("audio_codec")
+        entry.width = info.get("width")
+        entry.height = info.get("height")
+        entry.keyframe_interval_s = info.get("keyframe_interval_s")
+    except Exception as exc:  # a missing or broken recording is a finding, not a crash
+        entry.duration_s = entry.video_codec = entry.audio_codec = None
+        entry.error = str(exc)
+    return entry

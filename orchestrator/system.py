@@ -1,0 +1,142 @@
+"""The composition root: one place where the whole system is built, for a live run, a rehearsal
+and the tests alike.
+
+    async with build_system(schedule, clock, outputs, settings) as system:
+        system.subscribe(observer)            # the live table, a report collector, …
+        await system.serve_dashboard(8765)    # optional
+        snapshot = await system.run()
+
+A live run and a rehearsal differ only in their `clock` (`SystemClock`, or a `CompressedClock` over
+the plan) and their `outputs` strategy (`orchestrator.outputs`). Everything else — the plan, the
+journal, the event bus and the secrets it scrubs, the media plane with its live sources, the
+platform adapters and the runner — is wired here once. A new part (participants, the control room)
+plugs in here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from orchestrator.clock import Clock
+from orchestrator.engine.events import EventBus, LogObserver, Observer
+from orchestrator.engine.journal import SqliteJournal
+from orchestrator.engine.runner import Runner, RunnerSettings
+from orchestrator.engine.view import RunSnapshot
+from orchestrator.media.live import RemoteSourceRegistry
+from orchestrator.media.plane import AvMediaPlane
+from orchestrator.media.settings import MediaSettings
+from orchestrator.outputs import Outputs, OutputsContext, Recordings
+from orchestrator.planning.plan import Plan, PlanSettings, plan
+from orchestrator.redaction import Secrets
+from orchestrator.schedule.model import Schedule
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SystemSettings:
+    journal_path: Path  # the SQLite journal ("nothing is lost if the process is killed")
+    recordings_dir: Path = Path("recordings")  # file destinations
+    media_dir: Path = Path("media")  # clips named by the schedule
+    only: frozenset[str] = frozenset()  # run only these sessions (empty: all)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    runner: RunnerSettings = field(default_factory=RunnerSettings)
+
+
+def make_plan(schedule: Schedule, settings: SystemSettings) -> Plan:
+    """The plan a system built with these settings runs (a rehearsal needs it to make its clock)."""
+    return plan(schedule, PlanSettings(media_root=str(settings.media_dir)), only=set(settings.only) or None)
+
+
+@dataclass
+class System:
+    schedule: Schedule
+    plan: Plan
+    clock: Clock
+    bus: EventBus
+    secrets: Secrets
+    journal: SqliteJournal
+    media: AvMediaPlane
+    live: RemoteSourceRegistry
+    runner: Runner
+    outputs: Outputs
+    stack: AsyncExitStack
+    dashboard_url: str | None = None
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        return self.bus.subscribe(observer)
+
+    async def serve_dashboard(self, port: int, host: str = "127.0.0.1") -> str:
+        """The operators' dashboard on HOST:PORT (0: any free port), fed by the run's events."""
+        from orchestrator.web.app import serve_dashboard
+        from orchestrator.web.hub import DashboardHub
+
+        hub = DashboardHub(
+            self.schedule, self.clock, secrets=self.secrets, plan=self.plan, destinations=self.runner.destinations
+        )
+        self.subscribe(hub)
+        web_runner, url = await serve_dashboard(hub, host=host, port=port)
+        self.stack.push_async_callback(web_runner.cleanup)
+        self.dashboard_url = url
+        return url
+
+    async def run(self) -> RunSnapshot:
+        log.info(
+            "system_run_started",
+            event_id=self.schedule.event.id,
+            sessions=len(self.plan.cue_sheets),
+            actions=len(self.plan.actions),
+            outputs=self.outputs.name,
+            journal=self.journal.path,
+        )
+        return await self.runner.run()
+
+    async def recordings(self, snapshot: RunSnapshot) -> Recordings:
+        """Where each output went, once the run is over; the media plane is closed first, so every
+        output has finished writing before it is read back."""
+        await self.media.close()
+        return await self.outputs.recordings(snapshot)
+
+
+@asynccontextmanager
+async def build_system(
+    schedule: Schedule,
+    clock: Clock,
+    outputs: Outputs,
+    settings: SystemSettings,
+    *,
+    the_plan: Plan | None = None,
+    log_events: bool = True,
+) -> AsyncIterator[System]:
+    """Wire the whole system; everything it started is stopped when the block is left."""
+    the_plan = the_plan or make_plan(schedule, settings)
+    secrets = Secrets()
+    bus = EventBus(clock, secrets)
+    if log_events:
+        bus.subscribe(LogObserver())
+    async with AsyncExitStack() as stack:
+        journal = SqliteJournal(settings.journal_path)
+        stack.callback(journal.close)
+        live = RemoteSourceRegistry(settings.media)  # the studio feed, remote speakers, live booths
+        stack.push_async_callback(live.close)
+        media = AvMediaPlane(clock, settings.media, live=live)
+        stack.push_async_callback(media.close)
+        ctx = OutputsContext(schedule, clock, journal, bus, settings.recordings_dir)
+        wiring = await outputs.open(ctx, stack)
+        runner = Runner(
+            schedule,
+            the_plan,
+            clock=clock,
+            media=media,
+            platforms=wiring.platforms,
+            destinations=wiring.destinations,
+            journal=journal,
+            bus=bus,
+            settings=settings.runner,
+        )
+        yield System(schedule, the_plan, clock, bus, secrets, journal, media, live, runner, outputs, stack)
