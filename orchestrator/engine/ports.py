@@ -74,7 +74,7 @@ class CueApplied:
 class MediaPlane(Protocol):
     """The media plane: builds each session's programme and feeds its outputs."""
 
-    async def prepare(self, programme: CueSheet) -> list[str]:
+    async def prepare(self, cue_sheet: CueSheet) -> list[str]:
         """Check and pre-open what the session needs (clips exist and decode). Returns problems
         found (each naming the clip and the segment); never raises for a missing clip."""
 

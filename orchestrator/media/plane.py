@@ -37,42 +37,42 @@ class AvMediaPlane:
         self._clock = clock
         self.settings = settings or MediaSettings()
         self._live = live
-        self._pipelines: dict[str, Programme] = {}
+        self._programmes: dict[str, Programme] = {}
         self._applied: list[CueApplied] = []
         self._applied_lock = threading.Lock()
         self._listeners: list[Callable[[CueApplied], None]] = []
         # Opening clips ahead of their cue; two workers so one slow file does not hold up another.
         self._preroll = ThreadPoolExecutor(max_workers=2, thread_name_prefix="preroll")
 
-    async def prepare(self, programme: CueSheet) -> list[str]:
+    async def prepare(self, cue_sheet: CueSheet) -> list[str]:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, process_writer.warm_up)
-        problems = await loop.run_in_executor(None, _check_clips, programme)
+        problems = await loop.run_in_executor(None, _check_clips, cue_sheet)
         for problem in problems:
-            log.warning("clip_problem", session=programme.session_id, problem=problem)
+            log.warning("clip_problem", session=cue_sheet.session_id, problem=problem)
         if self._live is not None:
             # A studio feed takes seconds to open (RTMP/SRT probing): start reading it now, at the
             # session's preparation, not when its first cue comes near.
-            for cue in programme.cues:
+            for cue in cue_sheet.cues:
                 if cue.video.kind == VideoKind.STUDIO and cue.video.url:
                     self._live.warm(cue.video)
-        current = self._pipelines.get(programme.session_id)
+        current = self._programmes.get(cue_sheet.session_id)
         if current is None or not current.running:
-            self._pipelines[programme.session_id] = Programme(
-                programme, self._clock, self.settings, preroll=self._preroll, on_cue=self._cue_applied, live=self._live
+            self._programmes[cue_sheet.session_id] = Programme(
+                cue_sheet, self._clock, self.settings, preroll=self._preroll, on_cue=self._cue_applied, live=self._live
             )
-        log.info("programme_prepared", session=programme.session_id, cues=len(programme.cues), problems=len(problems))
+        log.info("programme_prepared", session=cue_sheet.session_id, cues=len(cue_sheet.cues), problems=len(problems))
         return problems
 
     async def start(self, session_id: str) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self._pipeline(session_id).start)
+        await asyncio.get_running_loop().run_in_executor(None, self._programme(session_id).start)
 
     async def attach_output(self, output: OutputSpec) -> None:
-        self._pipeline(output.session_id).attach(output)
+        self._programme(output.session_id).attach(output)
 
     async def detach_output(self, session_id: str, destination_id: str) -> OutputReport:
-        pipeline = self._pipeline(session_id)
-        report = await asyncio.get_running_loop().run_in_executor(None, pipeline.detach, destination_id)
+        programme = self._programme(session_id)
+        report = await asyncio.get_running_loop().run_in_executor(None, programme.detach, destination_id)
         if report is None:
             return OutputReport(
                 destination_id, session_id, target="", errors=[f"destination {destination_id} was not attached"]
@@ -80,14 +80,14 @@ class AvMediaPlane:
         return report
 
     def arm(self, session_id: str, cue: Cue) -> None:
-        self._pipeline(session_id).arm(cue)
+        self._programme(session_id).arm(cue)
 
     async def stop(self, session_id: str) -> list[OutputReport]:
-        pipeline = self._pipelines.get(session_id)
-        if pipeline is None:
+        programme = self._programmes.get(session_id)
+        if programme is None:
             return []
-        reports = await asyncio.get_running_loop().run_in_executor(None, pipeline.stop)
-        del self._pipelines[session_id]
+        reports = await asyncio.get_running_loop().run_in_executor(None, programme.stop)
+        del self._programmes[session_id]
         return reports
 
     def applied_cues(self) -> list[CueApplied]:
@@ -99,21 +99,21 @@ class AvMediaPlane:
 
     def fallbacks(self, session_id: str) -> list[str]:
         """Every time a source could not be shown in a session, and what was shown instead."""
-        pipeline = self._pipelines.get(session_id)
-        return list(pipeline.stats.fallbacks) if pipeline else []
+        programme = self._programmes.get(session_id)
+        return list(programme.stats.fallbacks) if programme else []
 
-    def pipeline(self, session_id: str) -> Programme:
-        """The session's pipeline (for stats and tests)."""
-        return self._pipeline(session_id)
+    def programme(self, session_id: str) -> Programme:
+        """The session's programme (for stats and tests)."""
+        return self._programme(session_id)
 
     async def close(self) -> None:
-        for session_id in list(self._pipelines):
+        for session_id in list(self._programmes):
             await self.stop(session_id)
         self._preroll.shutdown(wait=False, cancel_futures=True)
 
-    def _pipeline(self, session_id: str) -> Programme:
+    def _programme(self, session_id: str) -> Programme:
         try:
-            return self._pipelines[session_id]
+            return self._programmes[session_id]
         except KeyError:
             raise UnknownSession(f"session {session_id} has not been prepared") from None
 
@@ -124,11 +124,11 @@ class AvMediaPlane:
             listener(applied)
 
 
-def _check_clips(programme: CueSheet) -> list[str]:
+def _check_clips(cue_sheet: CueSheet) -> list[str]:
     """Every clip the session may play (cues, backups, interpretation feeds) opens and decodes."""
     problems: list[str] = []
     seen: set[str] = set()
-    for cue in programme.cues:
+    for cue in cue_sheet.cues:
         paths: list[tuple[str, str]] = []
         if cue.video.kind == VideoKind.CLIP:
             if cue.video.clip_path:

@@ -203,7 +203,7 @@ async def _child(run: Run) -> dict[str, Any]:
     frames = int(run.seconds * settings.fps)
     cpu0, wall0 = time.process_time(), time.monotonic()
     await media.start("bench")
-    pipeline = media.pipeline("bench")
+    pipeline = media.programme("bench")
     while pipeline.stats.frames < frames and pipeline.error is None:
         await asyncio.sleep(0.02)
     reports = await media.stop("bench")

@@ -67,7 +67,7 @@ async def realtime(work: Path, seconds: float) -> dict[str, float]:
         t = time.monotonic()
         await asyncio.sleep(0.05)
         lags.append(time.monotonic() - t - 0.05)
-    pipeline = media.pipeline("s1")
+    pipeline = media.programme("s1")
     made, elapsed = pipeline.stats.frames, time.time() - pipeline.t0
     await media.stop("s1")
     if pipeline.error:
@@ -96,7 +96,7 @@ async def stuck_ingest(work: Path, seconds: float) -> float:
     await media.attach_output(rtmp_output("stuck", f"rtmp://127.0.0.1:{port}/live", "stuck-key"))
     await media.attach_output(file_output(work, "rec", "ko"))
     await media.start("s1")
-    pipeline = media.pipeline("s1")
+    pipeline = media.programme("s1")
     await asyncio.sleep(seconds)
     made, elapsed = pipeline.stats.frames, time.time() - pipeline.t0
     await media.stop("s1")

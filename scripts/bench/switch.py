@@ -114,7 +114,7 @@ async def main() -> None:
             media.arm("switch", cue)
         await media.attach_output(OutputSpec("nginx", "switch", "ko", "rtmp", IngestTarget(server.url + "/switch")))
         await media.start("switch")
-        t0 = media.pipeline("switch").t0
+        t0 = media.programme("switch").t0
         while time.time() < clock.to_wall(cues[-1].at) + 1.0:
             await asyncio.sleep(0.2)
         (report,) = await media.stop("switch")

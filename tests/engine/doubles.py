@@ -26,8 +26,8 @@ class RecordingProgramme:
     def _note(self, what: str, target: str) -> None:
         self.calls.append((what, target, self.clock.now()))
 
-    async def prepare(self, programme: CueSheet) -> list[str]:
-        self._note("prepare", programme.session_id)
+    async def prepare(self, cue_sheet: CueSheet) -> list[str]:
+        self._note("prepare", cue_sheet.session_id)
         return list(self.prepare_problems)
 
     async def start(self, session_id: str) -> None:

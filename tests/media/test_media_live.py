@@ -93,7 +93,7 @@ async def run_session(media: AvMediaPlane, cue: Cue, out: Path, frames: int) -> 
     media.arm("s1", cue)
     await media.attach_output(OutputSpec("rec", "s1", "ko", "file", IngestTarget(str(out))))
     await media.start("s1")
-    pipeline = media.pipeline("s1")
+    pipeline = media.programme("s1")
     while pipeline.stats.frames < frames:
         assert pipeline.error is None
         await asyncio.sleep(0.05)
@@ -111,8 +111,8 @@ async def test_remote_speaker_then_backup_when_the_feed_stops(
     out = tmp_path / "ko.flv"
     cut = await run_session(media, cue, out, frames=60)
     camera.stop()  # the remote's connection drops: no more pictures
-    stopped_frame = media.pipeline("s1").stats.frames
-    pipeline = media.pipeline("s1")
+    stopped_frame = media.programme("s1").stats.frames
+    pipeline = media.programme("s1")
     while pipeline.stats.frames < stopped_frame + 45:
         await asyncio.sleep(0.05)
     fallbacks = media.fallbacks("s1")
@@ -137,8 +137,8 @@ async def test_remote_speaker_who_joins_late_is_cut_to_once_stable(
     out = tmp_path / "ko.flv"
     cut = await run_session(media, cue, out, frames=30)
     registry.register("bob", ColourTrack(GREEN), ToneTrack(440))
-    joined = media.pipeline("s1").stats.frames
-    pipeline = media.pipeline("s1")
+    joined = media.programme("s1").stats.frames
+    pipeline = media.programme("s1")
     while pipeline.stats.frames < joined + 60:
         await asyncio.sleep(0.05)
     await media.stop("s1")
@@ -196,7 +196,7 @@ async def test_live_booth_replaces_the_scheduled_feed_while_it_flows(
     out = tmp_path / "en.flv"
     await media.attach_output(OutputSpec("rec", "s1", "en", "file", IngestTarget(str(out))))
     await media.start("s1")
-    pipeline = media.pipeline("s1")
+    pipeline = media.programme("s1")
     while pipeline.stats.frames < 30:
         await asyncio.sleep(0.05)
     registry.register_booth("booth-1", ToneTrack(1200))  # the interpreter joins

@@ -40,7 +40,7 @@ def file_output(tmp: Path, dest: str, lang: str, session: str = "s1") -> OutputS
 async def run_until(media: AvMediaPlane, session: str, frames: int) -> None:
     """Wait until the session's programme has made `frames` frames (however long that takes on
     a busy machine); fails if the programme fails or stops first."""
-    pipeline = media.pipeline(session)
+    pipeline = media.programme(session)
     while pipeline.stats.frames < frames:
         assert pipeline.error is None, pipeline.error
         assert pipeline.running, f"the programme stopped after {pipeline.stats.frames} of {frames} frames"
@@ -68,7 +68,7 @@ async def test_two_language_programmes_cut_on_the_frame(tmp_path: Path, red_clip
     await media.attach_output(file_output(tmp_path, "ko-file", "ko"))
     await media.attach_output(file_output(tmp_path, "en-file", "en"))
     await media.start("s1")
-    t0 = media.pipeline("s1").t0
+    t0 = media.programme("s1").t0
     cut3 = first_frame_at_or_after(clock, t0, c3.at)
     await run_until(media, "s1", cut3 + 45)
     reports = await media.stop("s1")
@@ -122,7 +122,7 @@ async def test_clip_ending_early_falls_back_to_standby(tmp_path: Path, short_cli
     media.arm("s1", cue)
     await media.attach_output(file_output(tmp_path, "ko-file", "ko"))
     await media.start("s1")
-    t0 = media.pipeline("s1").t0
+    t0 = media.programme("s1").t0
     cut = first_frame_at_or_after(clock, t0, cue.at)
     await run_until(media, "s1", cut + 60)
     fallbacks = media.fallbacks("s1")
@@ -196,7 +196,7 @@ async def test_missing_clip_at_cue_time_shows_standby_and_says_so(tmp_path: Path
     media.arm("s1", cue)
     await media.attach_output(file_output(tmp_path, "ko-file", "ko"))
     await media.start("s1")
-    await run_until(media, "s1", first_frame_at_or_after(clock, media.pipeline("s1").t0, cue.at) + 10)
+    await run_until(media, "s1", first_frame_at_or_after(clock, media.programme("s1").t0, cue.at) + 10)
     await media.stop("s1")
     (applied,) = media.applied_cues()
     assert (
@@ -214,7 +214,7 @@ async def test_realtime_pacing_writes_every_frame_to_every_output(tmp_path: Path
     await media.attach_output(file_output(tmp_path, "en-file", "en"))
     await media.start("s1")
     await run_until(media, "s1", 45)
-    pipeline = media.pipeline("s1")
+    pipeline = media.programme("s1")
     reports = await media.stop("s1")
     assert pipeline.error is None and all(not r.errors for r in reports), reports
     for r in reports:
@@ -235,7 +235,7 @@ async def test_cues_due_on_the_same_frame_apply_the_newest(tmp_path: Path, red_c
     media.arm("s1", late)
     await media.attach_output(file_output(tmp_path, "ko-file", "ko"))
     await media.start("s1")
-    await run_until(media, "s1", first_frame_at_or_after(clock, media.pipeline("s1").t0, late.at) + 5)
+    await run_until(media, "s1", first_frame_at_or_after(clock, media.programme("s1").t0, late.at) + 5)
     await media.stop("s1")
     receipts = {a.cue_id: a for a in media.applied_cues()}
     assert receipts["early"].frame_index == receipts["late"].frame_index
@@ -273,10 +273,10 @@ async def test_a_source_that_raises_shows_standby_and_the_stream_goes_on(tmp_pat
     media.arm("s1", cue)
     await media.attach_output(file_output(tmp_path, "en-file", "en"))
     await media.start("s1")
-    cut = first_frame_at_or_after(clock, media.pipeline("s1").t0, cue.at)
+    cut = first_frame_at_or_after(clock, media.programme("s1").t0, cue.at)
     await run_until(media, "s1", cut + 60)
     fallbacks = media.fallbacks("s1")
-    pipeline = media.pipeline("s1")
+    pipeline = media.programme("s1")
     await media.stop("s1")
     assert pipeline.error is None
     assert len(fallbacks) == 1 and "decoder exploded" in fallbacks[0] and "Opening Ceremony" in fallbacks[0]
@@ -297,7 +297,7 @@ async def test_a_fade_dissolves_from_the_outgoing_source(tmp_path: Path, red_cli
         media.arm("s1", cue)
     await media.attach_output(file_output(tmp_path, "ko-file", "ko"))
     await media.start("s1")
-    t0 = media.pipeline("s1").t0
+    t0 = media.programme("s1").t0
     cut = first_frame_at_or_after(clock, t0, c2.at)
     await run_until(media, "s1", cut + 30)
     await media.stop("s1")

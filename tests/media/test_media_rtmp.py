@@ -89,7 +89,7 @@ class Viewer:
 
 
 async def wait_frames(media: AvMediaPlane, frames: int) -> None:
-    pipeline = media.pipeline("s1")
+    pipeline = media.programme("s1")
     while pipeline.stats.frames < frames:
         assert pipeline.error is None, pipeline.error
         assert pipeline.running, f"the programme stopped after {pipeline.stats.frames} of {frames} frames"
@@ -185,7 +185,7 @@ async def test_stream_survives_a_server_restart(
     await server.start()
     # How soon it republishes is a timing: scripts/bench/pacing.py (`republish_s`).
     stream = await server.wait_for_publisher("restart-key", timeout=15)
-    pipeline = media.pipeline("s1")
+    pipeline = media.programme("s1")
     await wait_frames(media, pipeline.stats.frames + 3 * FPS)  # three seconds of programme after it
     reports = {r.destination_id: r for r in await media.stop("s1")}
 
@@ -218,7 +218,7 @@ async def test_an_ingest_that_never_answers_does_not_stall_the_programme(tmp_pat
     await media.attach_output(rtmp_output("stuck", "ko", f"rtmp://127.0.0.1:{port}/live", "stuck-key"))
     await media.attach_output(OutputSpec("rec", "s1", "ko", "file", IngestTarget(str(tmp_path / "rec.flv"))))
     await media.start("s1")
-    pipeline = media.pipeline("s1")
+    pipeline = media.programme("s1")
     # The hung publisher is found out after 2 s and replaced: wait for its replacement to connect
     # (and hang) too, then for another second of programme.
     while len(silent_peers) < 2:
