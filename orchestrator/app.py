@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,8 +20,6 @@ from orchestrator.outputs import PlatformOutputs
 from orchestrator.platforms.credentials import CredentialStore
 from orchestrator.schedule.model import Schedule
 from orchestrator.system import SystemSettings, build_system
-
-log = structlog.get_logger(__name__)
 
 
 class AppSettings(BaseSettings):

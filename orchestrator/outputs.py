@@ -60,7 +60,7 @@ class Outputs(Protocol):
         """After the run: where each prepared output's recording is, if it has one."""
 
 
-def _file_recordings(snapshot: RunSnapshot) -> Recordings:
+def file_recordings(snapshot: RunSnapshot) -> Recordings:
     """File destinations name their own path as the ingest (a path is no secret)."""
     return {key: out.ingest for key, out in snapshot.outputs.items() if snapshot.destinations[key[1]].kind == "file"}
 
@@ -91,7 +91,7 @@ class PlatformOutputs:
         )
 
     async def recordings(self, snapshot: RunSnapshot) -> Recordings:
-        return _file_recordings(snapshot)
+        return file_recordings(snapshot)
 
 
 @dataclass
@@ -109,7 +109,7 @@ class FileOutputs:
         return Wiring(destinations, {did: platform for did in destinations})
 
     async def recordings(self, snapshot: RunSnapshot) -> Recordings:
-        return _file_recordings(snapshot)
+        return file_recordings(snapshot)
 
 
 @dataclass

@@ -65,7 +65,7 @@ class RehearsalProgress:
 
     def _next_action(self, run: RunSnapshot) -> Action | None:
         pending = run.pending()
-        return min(pending, key=lambda a: a.sort_key()) if pending else None
+        return min(pending, key=Action.sort_key) if pending else None
 
     def render(self) -> Table:
         event_now = self.clock.now()

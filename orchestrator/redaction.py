@@ -67,12 +67,6 @@ def mask_value(value: Any) -> Any:
     return value
 
 
-def scrub(value: Any, secrets: Iterable[str]) -> Any:
-    """Replace known secret values inside every string of a JSON-ready structure (longest first)."""
-    ordered = sorted(set(secrets), key=len, reverse=True)
-    return _scrub(value, ordered)
-
-
 def _scrub(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, SecretStr):
         return mask_key(value.get_secret_value())

@@ -3,6 +3,7 @@ journal, the run's snapshot and the recordings read back."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from orchestrator.engine.events import AlertRaised
 from orchestrator.engine.journal import SqliteJournal
 from orchestrator.engine.view import RunSnapshot
+from orchestrator.media.probe import probe
 from orchestrator.outputs import Recordings
 from orchestrator.schedule.model import Schedule
 
@@ -92,8 +94,6 @@ class RehearsalReport(_Model):
         return self.model_dump(mode="json", exclude_unset=True)
 
     def write(self, path: Path) -> None:
-        import json
-
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False))
 
@@ -109,8 +109,6 @@ def build_report(
     wall_s: float,
     run_dir: Path,
 ) -> RehearsalReport:
-    from orchestrator.media.probe import probe
-
     records = {r.id: r for r in journal.actions()}
     actions: list[ActionEntry] = []
     for a in snapshot.plan.actions:
@@ -143,7 +141,7 @@ def build_report(
                 state=snapshot.state(sid).value,
             )
         )
-    outputs = [_output(sid, did, recordings.get((sid, did)), mode, probe) for sid, did in sorted(snapshot.outputs)]
+    outputs = [_output(sid, did, recordings.get((sid, did)), mode) for sid, did in sorted(snapshot.outputs)]
     errors = [a.error_ms for a in actions if a.error_ms is not None]
     alerts = [AlertEntry(**_alert(a)) for a in snapshot.alerts]
     return RehearsalReport(
@@ -175,22 +173,23 @@ def _alert(a: AlertRaised) -> dict[str, Any]:
     return {"level": a.level, "message": a.message, "session": a.session, "destination": a.destination}
 
 
-def _output(sid: str, did: str, path: str | None, mode: str, probe: Any) -> OutputEntry:
-    entry = OutputEntry(destination=did, session=sid, path=path)
+def _output(sid: str, did: str, path: str | None, mode: str) -> OutputEntry:
+    # Codecs and duration are always in the report (None until read back); the picture's size and
+    # keyframe interval only once a recording was probed.
+    entry = OutputEntry(destination=did, session=sid, path=path, duration_s=None, video_codec=None, audio_codec=None)
     if path is None or mode == "rtmp":  # nothing arrived, or it went to the user's server
-        entry.duration_s = entry.video_codec = entry.audio_codec = None
         if path is None:
             entry.error = "nothing was recorded for this output"
         return entry
     try:
         info = probe(path)
-        entry.duration_s = info.get("duration_s")
-        entry.video_codec = info.get("video_codec")
-        entry.audio_codec = info.get("audio_codec")
-        entry.width = info.get("width")
-        entry.height = info.get("height")
-        entry.keyframe_interval_s = info.get("keyframe_interval_s")
     except Exception as exc:  # a missing or broken recording is a finding, not a crash
-        entry.duration_s = entry.video_codec = entry.audio_codec = None
         entry.error = str(exc)
+        return entry
+    entry.duration_s = info.get("duration_s")
+    entry.video_codec = info.get("video_codec")
+    entry.audio_codec = info.get("audio_codec")
+    entry.width = info.get("width")
+    entry.height = info.get("height")
+    entry.keyframe_interval_s = info.get("keyframe_interval_s")
     return entry

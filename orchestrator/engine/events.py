@@ -160,7 +160,12 @@ class EventBus:
         """Add an observer; returns the call that removes it. Subscribing twice has no effect."""
         if observer not in self._observers:
             self._observers.append(observer)
-        return lambda: self._observers.remove(observer) if observer in self._observers else None
+
+        def unsubscribe() -> None:
+            if observer in self._observers:
+                self._observers.remove(observer)
+
+        return unsubscribe
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Events published from other threads go to this loop (the runner binds its own)."""

@@ -53,8 +53,6 @@ from orchestrator.schedule.model import Destination, Schedule
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["ActionResult", "Runner", "RunnerSettings"]
-
 # A session's actions move its state machine; a restart replays them from the journal.
 _SESSION_STATE = {
     ActionKind.PREPARE_MEDIA: SessionState.PREPARING,
@@ -98,7 +96,6 @@ class Runner:
         self.bus.subscribe(self._view)
         self._machines = {sid: SessionMachine(sid) for sid in {a.session for a in plan.actions}}
         self._prepared: dict[tuple[str, str], PreparedDestination] = {}
-        self._results: dict[str, ActionResult] = {}
         self._finished: dict[str, asyncio.Event] = {}
         self._scheduler: AsyncIOScheduler | None = None
         self._all_done: asyncio.Event | None = None
@@ -172,10 +169,10 @@ class Runner:
         self.bus.publish(RunFinished(self.clock.now()))
         log.info(
             "runner_finished",
-            ok=sum(r.outcome == "ok" for r in self._results.values()),
-            failed=sum(r.outcome == "failed" for r in self._results.values()),
+            ok=(final := self.snapshot()).count("ok"),
+            failed=final.count("failed"),
         )
-        return self.snapshot()
+        return final
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -185,9 +182,7 @@ class Runner:
     def _restore(self, action: Action) -> None:
         """An action the journal says is done: mark it finished and replay its effect on the state."""
         self._finished[action.id].set()
-        result = ActionResult(action, "ok", detail={"from_journal": True})
-        self._results[action.id] = result
-        self.bus.publish(ActionFinished(result))
+        self.bus.publish(ActionFinished(ActionResult(action, "ok", detail={"from_journal": True})))
         target = _SESSION_STATE.get(action.kind)
         if target is not None:
             m = self._machines[action.session]
@@ -283,7 +278,6 @@ class Runner:
         self._finish(ActionResult(action, "skipped", detail={"why": why}))
 
     def _finish(self, result: ActionResult) -> None:
-        self._results[result.action.id] = result
         self._finished[result.action.id].set()
         self.bus.publish(ActionFinished(result))
         self._check_all_done()
@@ -392,7 +386,7 @@ class Runner:
             return {"platform_ids": prepared.platform_ids, "target": _masked(prepared.primary)}
         if kind == ActionKind.ATTACH_OUTPUT:
             prepare_id = action_id(ActionKind.PREPARE_BROADCAST, sid, did)
-            restored = self._results.get(prepare_id)
+            restored = self.snapshot().results.get(prepare_id)
             if (sid, did) not in self._prepared and restored is not None and restored.from_journal:
                 # Restarted after the preparation: ask again (adapters are idempotent on the id) for the ingest.
                 await self._prepare_broadcast(prepare_id, sid, did)
@@ -433,7 +427,6 @@ class Runner:
         if applied.fallback:
             detail["fallback"] = applied.fallback
         self._journal_action(action, "ok", applied.applied, err_ms, detail)
-        self._results[action.id] = ActionResult(action, "ok", applied.applied, err_ms, detail)
         self.bus.publish(
             CueTaken(
                 applied.cue_id,

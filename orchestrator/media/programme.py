@@ -43,7 +43,7 @@ class PipelineStats:
 class Programme:
     def __init__(
         self,
-        programme: CueSheet,
+        cue_sheet: CueSheet,
         clock: Clock,
         settings: MediaSettings,
         *,
@@ -51,12 +51,12 @@ class Programme:
         on_cue: Callable[[CueApplied], None],
         live: LiveSources | None = None,
     ) -> None:
-        self.programme = programme
-        self.session_id = programme.session_id
+        self.cue_sheet = cue_sheet
+        self.session_id = cue_sheet.session_id
         self._clock = clock
         self._settings = settings
         # What every frame shows and sounds like; its sources and inputs are opened on the thread.
-        self._switcher = Switcher(programme, clock, settings, preroll=preroll, on_cue=on_cue, live=live)
+        self._switcher = Switcher(cue_sheet, clock, settings, preroll=preroll, on_cue=on_cue, live=live)
         self._samples = Samples()
         self._sinks: dict[str, OutputSink] = {}
         self._sinks_lock = threading.Lock()
@@ -92,7 +92,7 @@ class Programme:
         log.info(
             "programme_started",
             session=self.session_id,
-            languages=list(self.programme.languages),
+            languages=list(self.cue_sheet.languages),
             rendition=f"{self._settings.width}x{self._settings.height}@{self._settings.fps}",
             pacing=self._settings.pacing,
         )
@@ -101,10 +101,10 @@ class Programme:
         self._switcher.arm(cue)
 
     def attach(self, spec: OutputSpec) -> None:
-        if spec.language not in self.programme.languages:
+        if spec.language not in self.cue_sheet.languages:
             raise ValueError(
                 f"session {self.session_id}: destination {spec.destination_id} wants language {spec.language!r}, "
-                f"but the programme has {list(self.programme.languages)}"
+                f"but the programme has {list(self.cue_sheet.languages)}"
             )
         with self._sinks_lock:
             if spec.destination_id in self._sinks:
@@ -150,7 +150,7 @@ class Programme:
         try:
             try:
                 venc = VideoEncoder(s)
-                aencs = {lang: AudioEncoder(s) for lang in self.programme.languages}
+                aencs = {lang: AudioEncoder(s) for lang in self.cue_sheet.languages}
                 for lang, enc in aencs.items():
                     self._samples.audio[lang] = enc.sample
                 self._switcher.warm_up()  # draw the stand-by card before frame 0 is due

@@ -96,7 +96,7 @@ class Switcher:
 
     def __init__(
         self,
-        programme: CueSheet,
+        cue_sheet: CueSheet,
         clock: Clock,
         settings: MediaSettings,
         *,
@@ -104,8 +104,8 @@ class Switcher:
         on_cue: Callable[[CueApplied], None],
         live: LiveSources | None = None,
     ) -> None:
-        self.programme = programme
-        self.session_id = programme.session_id
+        self.cue_sheet = cue_sheet
+        self.session_id = cue_sheet.session_id
         self.fallbacks: list[str] = []
         self._clock = clock
         self._settings = settings
@@ -116,10 +116,10 @@ class Switcher:
         self._prerolls: dict[str, Future[ClipReader]] = {}
         self._warmed: set[str] = set()
         self._renderer = SlateRenderer(settings.width, settings.height)
-        self._video: VideoRuntime = SlateRuntime(programme.standby, self._renderer)
+        self._video: VideoRuntime = SlateRuntime(cue_sheet.standby, self._renderer)
         self._cue: Cue | None = None
         self._cue_frame = 0
-        self._mixes: dict[str, LanguageMix] = {lang: LanguageMix(lang) for lang in programme.languages}
+        self._mixes: dict[str, LanguageMix] = {lang: LanguageMix(lang) for lang in cue_sheet.languages}
         self._wanted: Recoverable | None = None  # a live source that failed and may come back
         self._fading: tuple[VideoRuntime, int, int] | None = None  # (outgoing source, first frame, frames)
         self._closed = False
@@ -139,7 +139,7 @@ class Switcher:
 
     def warm_up(self) -> None:
         """Draw the stand-by card now, so that frame 0 does not wait for it."""
-        self._renderer.frame(self.programme.standby, self._clock.now())
+        self._renderer.frame(self.cue_sheet.standby, self._clock.now())
 
     def frame(self, tick: Tick) -> Composed:
         """This frame's picture and every language's sound. Whatever a source or an input does,
@@ -161,10 +161,10 @@ class Switcher:
                     )
             self._wanted = None
             self._fading = None  # closed with the rest, or dropped if it cannot be
-            self._video = SlateRuntime(self.programme.standby, self._renderer)
+            self._video = SlateRuntime(self.cue_sheet.standby, self._renderer)
             for mix in self._mixes.values():
                 mix.close()
-            self._mixes = {lang: LanguageMix(lang) for lang in self.programme.languages}
+            self._mixes = {lang: LanguageMix(lang) for lang in self.cue_sheet.languages}
             self.fallbacks.append(f"frame {tick.index} failed ({exc!r}) → {self._video.name}")
             return self._compose(tick)
 
@@ -303,7 +303,7 @@ class Switcher:
         its first frame, so every failure goes the same way through `_render`."""
         video = cue.video
         if video.kind == VideoKind.SLATE:
-            return SlateRuntime(video.slate or self.programme.standby, self._renderer)
+            return SlateRuntime(video.slate or self.cue_sheet.standby, self._renderer)
         if video.kind == VideoKind.CLIP:
             try:
                 return ClipRuntime(self._take_preroll(cue), self._settings.fps)
@@ -311,7 +311,7 @@ class Switcher:
                 return Unavailable(f"clip {video.clip_path}", str(exc))
         if video.kind == VideoKind.STUDIO and not video.url:
             # No studio feed in this event (an online-only summit): the studio segment is its card.
-            return SlateRuntime(video.slate or self.programme.standby, self._renderer)
+            return SlateRuntime(video.slate or self.cue_sheet.standby, self._renderer)
         live = self._live.video(video, self._settings, Fitter(self._settings.width, self._settings.height))
         if live is not None:
             return live
@@ -332,7 +332,7 @@ class Switcher:
                 reason = f"{reason}; backup failed too: {exc}"
         if runtime is None:
             own = video.slate if video is not None and video.kind in (VideoKind.STUDIO, VideoKind.REMOTE) else None
-            runtime = SlateRuntime(own or self.programme.standby, self._renderer)
+            runtime = SlateRuntime(own or self.cue_sheet.standby, self._renderer)
         self.fallbacks.append(f"{reason} → {runtime.name}")
         log.warning(
             "source_fallback",

@@ -216,9 +216,8 @@ class RtmpServer:
         self._proc: asyncio.subprocess.Process | None = None
         self._http: aiohttp.ClientSession | None = None
         self._notify_runner: web.AppRunner | None = None
-        self._closing: dict[
-            tuple[str, str, str], float
-        ] = {}  # (app, name, clientid) → publish_done, no record_done yet
+        # (app, name, clientid) → when its publish ended, while its record_done has not come yet
+        self._closing: dict[tuple[str, str, str], float] = {}
         self._recordings: list[Recording] = []
         self._namers: list[RecordingNamer] = []
         self._done: set[tuple[str, str, str]] = set()  # publishes whose record_done came

@@ -9,13 +9,12 @@ stream key, and no key is unmasked.
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engine.view import RunSnapshot
-from orchestrator.outputs import OutputsContext, Recordings, Wiring
+from orchestrator.outputs import OutputsContext, Recordings, Wiring, file_recordings
 from orchestrator.planning.actions import ActionKind
 from orchestrator.platforms.factory import close_platforms, for_destinations
 from orchestrator.standins.local_platforms import LocalPlatforms, RecordedOutput, start_local_platforms
@@ -63,10 +62,6 @@ class EmulatedOutputs:
     async def recordings(self, snapshot: RunSnapshot) -> Recordings:
         assert self._local is not None and self._ctx is not None, "recordings() before open()"
         clock = self._ctx.clock
-        await asyncio.sleep(0.5)  # nginx closes its last recordings once the publishers are gone
-        found: Recordings = {
-            key: out.ingest for key, out in snapshot.outputs.items() if snapshot.destinations[key[1]].kind == "file"
-        }
         wanted = []
         for (sid, did), out in snapshot.outputs.items():
             kind = snapshot.destinations[did].kind
@@ -84,6 +79,6 @@ class EmulatedOutputs:
                     ended_wall=clock.to_wall(ended.executed) if ended and ended.executed else None,
                 )
             )
+        # It waits for nginx to close the last files (the publishers are gone by now).
         moved = await self._local.collect_recordings(wanted, self._ctx.recordings_dir)
-        found |= {key: str(path) for key, path in moved.items()}
-        return found
+        return file_recordings(snapshot) | {key: str(path) for key, path in moved.items()}

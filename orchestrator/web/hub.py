@@ -204,8 +204,8 @@ class DashboardHub:
             dest = run.destinations.get(did) or self.schedule.destination(did)
             done = [
                 run.results[a.id]
-                for a in run.plan.actions
-                if a.session == session_id and a.destination == did and a.id in run.results
+                for a in run.plan.for_session(session_id)
+                if a.destination == did and a.id in run.results
             ]
             rows.append(views.destination_row(dest, run.outputs.get((session_id, did)), done[-1] if done else None))
         return rows

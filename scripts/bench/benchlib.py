@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 HERE = Path(__file__).resolve()
 
@@ -151,7 +151,9 @@ class Run:
     height: int = 720
     bitrate: int = 3_000_000
     preset: str = "veryfast"
-    pacing: str = "realtime"  # what live outputs run at; CPU per media second is what we compare
+    pacing: Literal["realtime", "asap"] = (
+        "realtime"  # what live outputs run at; CPU per media second is what we compare
+    )
 
 
 def run_in_child(run: Run) -> dict[str, Any]:
@@ -193,7 +195,7 @@ async def _child(run: Run) -> dict[str, Any]:
     prog = CueSheet("bench", "bench", now, now + timedelta(hours=1), tuple(run.languages), Slate("bench"), (cue,))
     settings = MediaSettings(
         width=run.width, height=run.height, video_bitrate=run.bitrate, preset=run.preset, pacing=run.pacing
-    )  # type: ignore[arg-type]
+    )
     media = AvMediaPlane(SystemClock(), settings)
     await media.prepare(prog)
     media.arm("bench", cue)

@@ -20,6 +20,7 @@ import asyncio
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from benchlib import Run, ffmpeg_cpu, make_clip, run_in_child
 
@@ -38,7 +39,7 @@ async def main() -> None:
     clip = make_clip(work / f"clip-{args.seconds:g}s-720p.mp4", args.seconds + 2)
     async with RtmpServer() as server:
 
-        def run(outputs: int) -> dict:  # type: ignore[type-arg]
+        def run(outputs: int) -> dict[str, Any]:
             targets = [("ko", f"{server.url}/pipeline-{outputs}-{i}") for i in range(outputs)]
             return run_in_child(Run(str(clip), args.seconds, ["ko"], targets, bitrate=args.bitrate, preset=args.preset))
 

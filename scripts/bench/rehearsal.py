@@ -22,6 +22,7 @@ import json
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEDULE = ROOT / "tests" / "data" / "two-sessions.yaml"
 
 
-def scheduled(actions: list[dict], kind: str, output: dict) -> datetime:  # type: ignore[type-arg]
+def scheduled(actions: list[dict[str, Any]], kind: str, output: dict[str, Any]) -> datetime:
     """Event time of the `kind` action of `output`'s session and destination."""
     return next(
         datetime.fromisoformat(a["scheduled"])
@@ -43,7 +44,7 @@ def scheduled(actions: list[dict], kind: str, output: dict) -> datetime:  # type
     )
 
 
-async def one(speed: float, work: Path) -> dict:  # type: ignore[type-arg]
+async def one(speed: float, work: Path) -> dict[str, Any]:
     report = await rehearse(
         load_schedule(SCHEDULE),
         RehearsalOptions(speed=speed, run_dir=work / "run", media_dir=work / "media", progress=False, outputs="files"),

@@ -15,7 +15,7 @@ from orchestrator.engine.ports import CueApplied, IngestTarget, OutputReport, Ou
 from orchestrator.planning.cues import Cue, CueSheet
 
 
-class RecordingProgramme:
+class RecordingMediaPlane:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.calls: list[tuple[str, str, datetime]] = []

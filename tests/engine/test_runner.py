@@ -16,7 +16,7 @@ from orchestrator.planning.plan import plan
 from orchestrator.planning.state import SessionState
 from orchestrator.rehearsal import busy_windows, rehearsal_clock
 from orchestrator.schedule.model import Schedule
-from tests.engine.doubles import RecordingPlatform, RecordingProgramme
+from tests.engine.doubles import RecordingMediaPlane, RecordingPlatform
 
 SPEED = 3600.0
 
@@ -24,7 +24,7 @@ SPEED = 3600.0
 def make_runner(schedule: Schedule, journal: SqliteJournal, platform: RecordingPlatform, start_in_s: float = 0.3):
     p = plan(schedule)
     clock = rehearsal_clock(p, SPEED, start_in_s=start_in_s, gap_s=0.2)
-    programme = RecordingProgramme(clock)
+    programme = RecordingMediaPlane(clock)
     alerts: list[AlertRaised] = []
     runner = Runner(
         schedule,
@@ -114,7 +114,7 @@ async def test_missed_actions_policy(two_sessions: Schedule, tmp_path: Path) -> 
     target = p.cue_sheets["dialogue"].start + timedelta(minutes=35)
     offset = CompressedClock(busy_windows(p), speed=SPEED, wall_start=0.0, gap_s=0.2).to_wall(target)
     late_clock = CompressedClock(busy_windows(p), speed=SPEED, wall_start=time.time() - offset, gap_s=0.2)
-    programme = RecordingProgramme(late_clock)
+    programme = RecordingMediaPlane(late_clock)
     runner = Runner(
         two_sessions,
         p,
@@ -179,7 +179,7 @@ async def test_restart_mid_session_asks_the_platform_again_for_the_ingest(
         two_sessions,
         p,
         clock=clock,
-        media=RecordingProgramme(clock),
+        media=RecordingMediaPlane(clock),
         platforms={d.id: platform for d in two_sessions.destinations},
         journal=journal,
         settings=RunnerSettings(cue_arm_lead_s=0.05),

@@ -18,7 +18,7 @@ from orchestrator.rehearsal import rehearsal_clock
 from orchestrator.schedule.loader import load_schedule
 from orchestrator.web.app import serve_dashboard
 from orchestrator.web.hub import DashboardHub
-from tests.engine.doubles import RecordingPlatform, RecordingProgramme
+from tests.engine.doubles import RecordingMediaPlane, RecordingPlatform
 
 playwright_api = pytest.importorskip("playwright.async_api")
 expect = playwright_api.expect
@@ -66,7 +66,7 @@ async def test_the_dashboard_follows_a_run(tmp_path: Path) -> None:
                 schedule,
                 the_plan,
                 clock=clock,
-                media=RecordingProgramme(clock),
+                media=RecordingMediaPlane(clock),
                 platforms={d.id: KeyedPlatform() for d in schedule.destinations},
                 journal=journal,
                 settings=RunnerSettings(cue_arm_lead_s=0.05),
