@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -248,7 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--recordings-dir", default="recordings")
     p.set_defaults(func=cmd_doctor)
+
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module).add_commands(sub)
     return parser
+
+
+# Each area adds its own sub-commands (`add_commands(sub)`), so the parser above stays readable.
+_COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -43,7 +43,12 @@ _SECURITY_HEADERS = {
 }
 
 
-def make_dashboard_app(hub: DashboardHub) -> web.Application:
+# Another part adds its routes to the same server (the participants' join pages and WHIP) through
+# one of these, called with the application before it starts.
+AppExtension = Callable[[web.Application], None]
+
+
+def make_dashboard_app(hub: DashboardHub, extensions: Sequence[AppExtension] = ()) -> web.Application:
     app = web.Application()
     app[HUB] = hub
     sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
@@ -55,13 +60,17 @@ def make_dashboard_app(hub: DashboardHub) -> web.Application:
     app.cleanup_ctx.append(_broadcasting)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(_security_headers)
+    for extend in extensions:
+        extend(app)
     return app
 
 
-async def serve_dashboard(hub: DashboardHub, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
+async def serve_dashboard(
+    hub: DashboardHub, host: str = "127.0.0.1", port: int = 0, extensions: Sequence[AppExtension] = ()
+) -> tuple[web.AppRunner, str]:
     """Start the dashboard; returns its runner (`await runner.cleanup()` to stop) and base URL.
     Port 0 picks a free one."""
-    runner = web.AppRunner(make_dashboard_app(hub), access_log=None)
+    runner = web.AppRunner(make_dashboard_app(hub, extensions), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
