@@ -128,6 +128,41 @@ class AlertRaised:
     at: datetime
 
 
+@dataclass(frozen=True)
+class ParticipantChanged:
+    """A speaker's or interpreter's connection: joined the green room, on air, dropped, left.
+    `state` is one of not_joined | checking | green_room | on_air | dropped | left; the figures are
+    the latest the peer connection reported (None when unknown)."""
+
+    person: str
+    role: str  # speaker | interpreter
+    state: str
+    at: datetime
+    session: str | None = None
+    device: str | None = None  # the browser or encoder's own description (user agent, "OBS WHIP")
+    resolution: str | None = None  # e.g. "640x360"
+    rtt_ms: float | None = None
+    loss_pct: float | None = None
+    fps: float | None = None
+    kbps: float | None = None
+    detail: str | None = None  # masked
+
+
+@dataclass(frozen=True)
+class BoothChanged:
+    """A booth's duty: who is on, since when, whether a handover is due, the silence alarm."""
+
+    booth: str
+    session: str | None
+    on_duty: str | None  # interpreter id
+    partner: str | None
+    on_duty_since: datetime | None
+    at: datetime
+    handover_due: bool = False
+    silent: bool = False  # the on-duty channel is silent while the floor speaks
+    route: dict[str, str] = field(default_factory=dict)  # language -> floor | booth id (as routed now)
+
+
 RunEvent = (
     RunStarted
     | RunFinished
@@ -139,6 +174,8 @@ RunEvent = (
     | OutputDetached
     | CueTaken
     | AlertRaised
+    | ParticipantChanged
+    | BoothChanged
 )
 
 

@@ -170,3 +170,29 @@ class Notifier(Protocol):
     def alert(
         self, level: str, message: str, *, session: str | None = None, destination: str | None = None
     ) -> None: ...
+
+
+class LiveIngest(Protocol):
+    """Where the participants adapter hands over what people send (the media plane's
+    `RemoteSourceRegistry` implements it; an SFU adapter would too). Tracks are aiortc
+    `MediaStreamTrack`s, typed loosely here because the engine does not import aiortc. Register on
+    the event loop's thread."""
+
+    def register(self, speaker_id: str, video: Any | None, audio: Any | None = None) -> Any: ...
+
+    def register_booth(self, booth_id: str, audio: Any) -> Any: ...
+
+    async def unregister(self, speaker_id: str) -> None: ...
+
+    async def unregister_booth(self, booth_id: str) -> None: ...
+
+
+class ReturnFeeds(Protocol):
+    """What people hear and see back (the media plane implements it): a speaker's green-room feed
+    (the programme's picture at a low rate, its sound minus the speaker's own voice) and an
+    interpreter's floor (the session's original sound, low delay). Each call returns new aiortc
+    tracks for one peer connection; None when the session has no programme running yet."""
+
+    def return_feed(self, session_id: str, minus: str | None) -> tuple[Any, Any] | None: ...
+
+    def floor_feed(self, session_id: str) -> Any | None: ...

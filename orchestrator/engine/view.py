@@ -18,10 +18,12 @@ from orchestrator.engine.events import (
     ActionFinished,
     ActionResult,
     AlertRaised,
+    BoothChanged,
     CueTaken,
     OutputAttached,
     OutputDetached,
     OutputPrepared,
+    ParticipantChanged,
     RunEvent,
     RunFinished,
     RunStarted,
@@ -77,6 +79,8 @@ class RunSnapshot:
     alerts: tuple[AlertRaised, ...] = ()
     started: bool = False
     finished: bool = False
+    participants: Mapping[str, ParticipantChanged] = field(default_factory=lambda: MappingProxyType({}))
+    booths: Mapping[str, BoothChanged] = field(default_factory=lambda: MappingProxyType({}))
 
     def result(self, kind: ActionKind, session: str, destination: str | None = None) -> ActionResult | None:
         return self.results.get(action_id(kind, session, destination))
@@ -102,6 +106,8 @@ class _State:
     alerts: list[AlertRaised] = field(default_factory=list)
     started: bool = False
     finished: bool = False
+    participants: dict[str, ParticipantChanged] = field(default_factory=dict)  # the latest per person
+    booths: dict[str, BoothChanged] = field(default_factory=dict)  # the latest per booth
 
 
 class RunView:
@@ -172,6 +178,10 @@ class RunView:
                     s.results[action.id] = ActionResult(action, "ok", event.applied, event.error_ms, detail)
             elif isinstance(event, AlertRaised):
                 s.alerts.append(event)
+            elif isinstance(event, ParticipantChanged):
+                s.participants[event.person] = event
+            elif isinstance(event, BoothChanged):
+                s.booths[event.booth] = event
 
     def snapshot(self) -> RunSnapshot:
         with self._lock:
@@ -185,4 +195,6 @@ class RunView:
                 alerts=tuple(s.alerts),
                 started=s.started,
                 finished=s.finished,
+                participants=MappingProxyType(dict(s.participants)),
+                booths=MappingProxyType(dict(s.booths)),
             )
