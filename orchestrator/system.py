@@ -23,7 +23,7 @@ from pathlib import Path
 import structlog
 
 from orchestrator.clock import Clock
-from orchestrator.engine.events import EventBus, LogObserver, Observer
+from orchestrator.engine.events import AlertRaised, EventBus, LogObserver, Observer, RunEvent
 from orchestrator.engine.journal import SqliteJournal
 from orchestrator.engine.runner import Runner, RunnerSettings
 from orchestrator.engine.view import RunSnapshot
@@ -122,6 +122,7 @@ async def build_system(
     async with AsyncExitStack() as stack:
         journal = SqliteJournal(settings.journal_path)
         stack.callback(journal.close)
+        bus.subscribe(_journal_alerts(journal))
         live = RemoteSourceRegistry(settings.media)  # the studio feed, remote speakers, live booths
         stack.push_async_callback(live.close)
         media = AvMediaPlane(clock, settings.media, live=live)
@@ -140,3 +141,19 @@ async def build_system(
             settings=settings.runner,
         )
         yield System(schedule, the_plan, clock, bus, secrets, journal, media, live, runner, outputs, stack)
+
+
+def _journal_alerts(journal: SqliteJournal) -> Observer:
+    """Every alert goes into the journal (already masked by the bus), so the as-run log keeps it."""
+
+    def observe(event: RunEvent) -> None:
+        if isinstance(event, AlertRaised):
+            journal.record_alert(
+                level=event.level,
+                message=event.message,
+                at=event.at.isoformat(),
+                session=event.session,
+                destination=event.destination,
+            )
+
+    return observe

@@ -150,7 +150,8 @@ class ParticipantChanged:
 
 @dataclass(frozen=True)
 class BoothChanged:
-    """A booth's duty: who is on, since when, whether a handover is due, the silence alarm."""
+    """A booth's duty (published by the participants adapter): who is on, since when, whether a
+    handover is due, whether the interpreter on duty has their microphone open."""
 
     booth: str
     session: str | None
@@ -159,8 +160,34 @@ class BoothChanged:
     on_duty_since: datetime | None
     at: datetime
     handover_due: bool = False
-    silent: bool = False  # the on-duty channel is silent while the floor speaks
-    route: dict[str, str] = field(default_factory=dict)  # language -> floor | booth id (as routed now)
+    mic_open: bool = False
+
+
+@dataclass(frozen=True)
+class RouteChanged:
+    """What a language programme carries now (published by the media plane): the floor, a booth, or
+    the floor ducked because the booth went silent. `reason`: schedule | operator | silence | recovered."""
+
+    session: str
+    language: str
+    source: str  # "floor" or a booth id
+    at: datetime
+    reason: str = "schedule"
+    silent: bool = False  # the booth's channel is silent while the floor speaks
+
+
+@dataclass(frozen=True)
+class FallbackChanged:
+    """A live source lost (active) or regained (not active) mid-programme (published by the media
+    plane). `shown` is what replaced it: backup (the pre-recorded backup at its offset) or slate."""
+
+    session: str
+    person: str
+    active: bool
+    at: datetime
+    shown: str | None = None
+    frames: int = 0  # frames the fallback lasted (on the return)
+    reason: str | None = None
 
 
 RunEvent = (
@@ -176,6 +203,8 @@ RunEvent = (
     | AlertRaised
     | ParticipantChanged
     | BoothChanged
+    | RouteChanged
+    | FallbackChanged
 )
 
 

@@ -26,6 +26,24 @@ CREATE TABLE IF NOT EXISTS actions (
     detail TEXT
 );
 CREATE TABLE IF NOT EXISTS memory (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS overrides (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    who TEXT NOT NULL,
+    command TEXT NOT NULL,
+    session TEXT,
+    args TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL,
+    session TEXT,
+    destination TEXT
+);
 CREATE TABLE IF NOT EXISTS states (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     session TEXT NOT NULL,
@@ -46,6 +64,28 @@ class ActionRecord:
     error_ms: float | None
     outcome: str  # ok | failed | skipped
     detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OverrideRecord:
+    seq: int
+    at: str
+    who: str  # the signed-in user or token name
+    command: str  # e.g. hold, resume, take, extend
+    session: str | None
+    args: dict[str, Any]
+    outcome: str  # ok | refused | failed
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    seq: int
+    at: str
+    level: str
+    message: str  # already masked by the bus
+    session: str | None
+    destination: str | None
 
 
 class SqliteJournal:
@@ -125,3 +165,41 @@ class SqliteJournal:
         for session, state, at in rows:
             out.setdefault(session, []).append((state, at))
         return out
+
+    def record_override(
+        self,
+        *,
+        who: str,
+        command: str,
+        args: Mapping[str, Any],
+        at: str,
+        outcome: str,
+        session: str | None = None,
+        detail: str | None = None,
+    ) -> int:
+        """A manual command, written before its effect is acknowledged; returns its sequence number."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO overrides (at, who, command, session, args, outcome, detail) VALUES (?,?,?,?,?,?,?)",
+                (at, who, command, session, json.dumps(dict(args), ensure_ascii=False), outcome, detail),
+            )
+        return int(cur.lastrowid or 0)
+
+    def overrides(self) -> list[OverrideRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM overrides ORDER BY seq").fetchall()
+        return [OverrideRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}"), r[6], r[7]) for r in rows]
+
+    def record_alert(
+        self, *, level: str, message: str, at: str, session: str | None = None, destination: str | None = None
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO alerts (at, level, message, session, destination) VALUES (?,?,?,?,?)",
+                (at, level, message, session, destination),
+            )
+
+    def alerts(self) -> list[AlertRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM alerts ORDER BY seq").fetchall()
+        return [AlertRecord(*r) for r in rows]

@@ -20,10 +20,12 @@ from orchestrator.engine.events import (
     AlertRaised,
     BoothChanged,
     CueTaken,
+    FallbackChanged,
     OutputAttached,
     OutputDetached,
     OutputPrepared,
     ParticipantChanged,
+    RouteChanged,
     RunEvent,
     RunFinished,
     RunStarted,
@@ -81,6 +83,8 @@ class RunSnapshot:
     finished: bool = False
     participants: Mapping[str, ParticipantChanged] = field(default_factory=lambda: MappingProxyType({}))
     booths: Mapping[str, BoothChanged] = field(default_factory=lambda: MappingProxyType({}))
+    routes: Mapping[tuple[str, str], RouteChanged] = field(default_factory=lambda: MappingProxyType({}))
+    fallbacks: tuple[FallbackChanged, ...] = ()
 
     def result(self, kind: ActionKind, session: str, destination: str | None = None) -> ActionResult | None:
         return self.results.get(action_id(kind, session, destination))
@@ -108,6 +112,8 @@ class _State:
     finished: bool = False
     participants: dict[str, ParticipantChanged] = field(default_factory=dict)  # the latest per person
     booths: dict[str, BoothChanged] = field(default_factory=dict)  # the latest per booth
+    routes: dict[tuple[str, str], RouteChanged] = field(default_factory=dict)  # (session, language)
+    fallbacks: list[FallbackChanged] = field(default_factory=list)
 
 
 class RunView:
@@ -182,6 +188,10 @@ class RunView:
                 s.participants[event.person] = event
             elif isinstance(event, BoothChanged):
                 s.booths[event.booth] = event
+            elif isinstance(event, RouteChanged):
+                s.routes[(event.session, event.language)] = event
+            elif isinstance(event, FallbackChanged):
+                s.fallbacks.append(event)
 
     def snapshot(self) -> RunSnapshot:
         with self._lock:
@@ -197,4 +207,6 @@ class RunView:
                 finished=s.finished,
                 participants=MappingProxyType(dict(s.participants)),
                 booths=MappingProxyType(dict(s.booths)),
+                routes=MappingProxyType(dict(s.routes)),
+                fallbacks=tuple(s.fallbacks),
             )
