@@ -21,6 +21,7 @@ from orchestrator.outputs import FileOutputs, Outputs, RtmpRedirectOutputs
 from orchestrator.planning.plan import Plan
 from orchestrator.schedule.model import Schedule
 from orchestrator.system import SystemSettings, build_system, make_plan
+from orchestrator.web.auth import AccessOptions
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +45,7 @@ class RehearsalOptions:
     outputs: str = "auto"
     rtmp_url: str | None = None
     dashboard_port: int | None = None  # serve the operators' dashboard on 127.0.0.1:PORT (0: any free port)
+    access: AccessOptions | None = None  # who may reach it (default: no users, loopback only)
 
 
 def default_run_dir(event_id: str) -> Path:
@@ -115,7 +117,9 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
         schedule, clock, outputs_for(mode, options, run_dir), settings, the_plan=the_plan
     ) as system:
         if options.dashboard_port is not None:
-            print(f"dashboard: {await system.serve_dashboard(options.dashboard_port)}", flush=True)
+            print(
+                f"dashboard: {await system.serve_dashboard(options.dashboard_port, access=options.access)}", flush=True
+            )
         log.info(
             "rehearsal_started",
             event_id=schedule.event.id,
