@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -35,6 +36,9 @@ from orchestrator.planning.plan import Plan, PlanSettings, plan
 from orchestrator.redaction import Secrets
 from orchestrator.schedule.model import Schedule
 from orchestrator.web.auth import AccessOptions
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +72,7 @@ class System:
     outputs: Outputs
     stack: AsyncExitStack
     dashboard_url: str | None = None
+    dashboard_app: web.Application | None = None  # what is served there (its routes, for the auth matrix)
 
     def subscribe(self, observer: Observer) -> Callable[[], None]:
         return self.bus.subscribe(observer)
@@ -89,6 +94,7 @@ class System:
         )
         self.stack.push_async_callback(web_runner.cleanup)
         self.dashboard_url = url
+        self.dashboard_app = web_runner.app
         return url
 
     async def run(self) -> RunSnapshot:

@@ -304,6 +304,7 @@ class Access:
         app.router.add_post("/login", self._login)
         app.router.add_post("/logout", self._logout)
         app.router.add_get("/api/me", self._me)
+        app.router.add_get("/api/users", self._users)
         declare(app.router.add_static("/login/", LOGIN_STATIC), "public")
 
     # ------------------------------------------------------------------ host and origin
@@ -590,6 +591,21 @@ class Access:
             "via": user.via,
             "auth_required": self.auth_required,
             "csrf_token": self.csrf_token(session.sid) if session is not None and user.via == "session" else None,
+        }
+        return web.json_response(body, headers={hdrs.CACHE_CONTROL: "no-store"})
+
+    @requires(Role.ADMIN)
+    async def _users(self, request: web.Request) -> web.Response:
+        """Who may sign in, and the tokens: names and roles, never a hash (admins only)."""
+        data = self.users.data if self.users is not None else None
+        body: dict[str, Any] = {
+            "auth_required": self.auth_required,
+            "users": [{"name": a.name, "role": a.role.name.lower()} for a in data.accounts.values()] if data else [],
+            "tokens": [
+                {"name": t.name, "role": t.role.name.lower(), "created": t.created} for t in data.tokens.values()
+            ]
+            if data
+            else [],
         }
         return web.json_response(body, headers={hdrs.CACHE_CONTROL: "no-store"})
 

@@ -508,3 +508,15 @@ def test_every_route_of_the_app_declares_its_access(two_sessions: Schedule) -> N
     app = make_dashboard_app(Stage(two_sessions).hub)
     for route in app.router.routes():
         assert (access_of(route.resource) or access_of(route.handler)) is not None, route
+
+
+async def test_admins_see_the_users_without_any_hash(site: Site) -> None:
+    async with client() as http:
+        async with http.get(site.url + "/api/users", headers=site.bearer(Role.OPERATOR)) as r:
+            assert r.status == 403
+        async with http.get(site.url + "/api/users", headers=site.bearer(Role.ADMIN)) as r:
+            raw = await r.text()
+    body = json.loads(raw)
+    assert {u["name"]: u["role"] for u in body["users"]} == {"vera": "viewer", "otto": "operator", "ada": "admin"}
+    assert {t["name"] for t in body["tokens"]} == {"bot-viewer", "bot-operator", "bot-admin"}
+    assert "argon2" not in raw and all(hash_token(t) not in raw and t not in raw for t in site.tokens.values())
