@@ -342,9 +342,12 @@ class Access:
         """Why the request is refused as coming from another site, or None."""
         websocket = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
         origin = request.headers.get(hdrs.ORIGIN)
-        if origin is not None and not self.origin_allowed(request, origin):
-            return "origin"
         site = request.headers.get("Sec-Fetch-Site", "same-origin").lower()
+        # Under `Referrer-Policy: no-referrer` a browser's own form post says `Origin: null`; its
+        # Sec-Fetch-Site (which no page can forge) then tells whether it came from this site.
+        opaque_but_ours = origin == "null" and request.headers.get("Sec-Fetch-Site", "").lower() == "same-origin"
+        if origin is not None and not opaque_but_ours and not self.origin_allowed(request, origin):
+            return "origin"
         if site not in ("same-origin", "none"):
             navigation = request.headers.get("Sec-Fetch-Mode", "").lower() == "navigate"
             if websocket or request.method not in SAFE_METHODS or not navigation:

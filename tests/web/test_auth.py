@@ -520,3 +520,16 @@ async def test_admins_see_the_users_without_any_hash(site: Site) -> None:
     assert {u["name"]: u["role"] for u in body["users"]} == {"vera": "viewer", "otto": "operator", "ada": "admin"}
     assert {t["name"] for t in body["tokens"]} == {"bot-viewer", "bot-operator", "bot-admin"}
     assert "argon2" not in raw and all(hash_token(t) not in raw and t not in raw for t in site.tokens.values())
+
+
+async def test_an_opaque_origin_passes_only_when_the_browser_says_same_origin(site: Site) -> None:
+    token = site.bearer(Role.VIEWER)
+    async with client() as http:
+        async with http.get(site.url + "/api/me", headers={**token, "Origin": "null"}) as r:
+            assert r.status == 403  # a sandboxed frame or a data: page
+        headers = {**token, "Origin": "null", "Sec-Fetch-Site": "same-origin"}
+        async with http.get(site.url + "/api/me", headers=headers) as r:
+            assert r.status == 200  # the page's own form post under Referrer-Policy: no-referrer
+        headers = {**token, "Origin": "null", "Sec-Fetch-Site": "cross-site"}
+        async with http.get(site.url + "/api/me", headers=headers) as r:
+            assert r.status == 403
