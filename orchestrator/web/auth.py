@@ -124,6 +124,17 @@ def current_user(request: web.Request) -> User | None:
     return request.get(USER)
 
 
+def recheck(request: web.Request) -> User | None:
+    """Who the request's credentials name *now*: for a long-lived WebSocket, before it runs a
+    command (the user may have signed out, been removed, had a token revoked or a role lowered
+    since the socket opened). None when they no longer count."""
+    access = request.app.get(ACCESS)
+    if access is None:
+        return None
+    user, _, refusal = access._identify(request)
+    return None if refusal is not None else user
+
+
 # ---------------------------------------------------------------------- the machinery
 
 LOGIN_STATIC = Path(__file__).resolve().parent / "login"

@@ -533,3 +533,41 @@ async def test_an_opaque_origin_passes_only_when_the_browser_says_same_origin(si
         headers = {**token, "Origin": "null", "Sec-Fetch-Site": "cross-site"}
         async with http.get(site.url + "/api/me", headers=headers) as r:
             assert r.status == 403
+
+
+async def test_recheck_sees_a_sign_out_on_a_socket_that_stays_open(site: Site) -> None:
+    from orchestrator.web.auth import recheck
+
+    seen: list[User | None] = []
+
+    @requires(Role.VIEWER)
+    async def probe(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for _ in ws:
+            seen.append(recheck(request))
+            await ws.send_str("checked")
+        return ws
+
+    # A second app on the same Access: routes cannot be added to the running one.
+    app = web.Application()
+    site.access.install(app)
+    app.router.add_get("/probe", probe)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with client() as http:
+            assert (await sign_in(http, url, "otto", PASSWORDS["otto"])).status == 303
+            async with http.ws_connect(url + "/probe") as ws:
+                await ws.send_str("command")
+                assert await ws.receive_str(timeout=5) == "checked"
+                async with http.post(url + "/logout", data={"csrf_token": csrf_of(http)}, allow_redirects=False) as r:
+                    assert r.status == 303
+                await ws.send_str("command")
+                assert await ws.receive_str(timeout=5) == "checked"
+    finally:
+        await runner.cleanup()
+    assert seen == [User("otto", Role.OPERATOR, via="session"), None]
