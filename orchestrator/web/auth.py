@@ -370,8 +370,10 @@ class Access:
     def _sign(self, payload: bytes) -> str:
         return _b64(hmac.new(self.secret, payload, hashlib.sha256).digest())
 
-    def issue(self, name: str, fingerprint: str) -> tuple[str, _Session]:
-        session = _Session(name, fingerprint, _b64(secrets.token_bytes(16)), self.wall() + self.session_ttl_s)
+    def issue(self, name: str, fingerprint: str, sid: str | None = None) -> tuple[str, _Session]:
+        """A signed cookie for a new session (or a renewed one: same `sid`, so the same CSRF token)."""
+        sid = sid or _b64(secrets.token_bytes(16))
+        session = _Session(name, fingerprint, sid, self.wall() + self.session_ttl_s)
         body = json.dumps(
             {"u": session.name, "f": session.fingerprint, "s": session.sid, "e": int(session.expires)},
             separators=(",", ":"),
@@ -495,7 +497,11 @@ class Access:
         if session is not None and request.method not in SAFE_METHODS and not await self._csrf_ok(request, session):
             log.warning("csrf_refused", user=user.name, path=request.path, method=request.method)
             return _error(request, 403, "missing or wrong CSRF token: reload the page")
-        return await handler(request)
+        response = await handler(request)
+        if session is not None and session.expires - self.wall() < self.session_ttl_s / 2 and not response.prepared:
+            # Sliding: an operator at work is not signed out in the middle of a session on air.
+            self._set_cookies(request, response, *self.issue(session.name, session.fingerprint, session.sid))
+        return response
 
     async def _csrf_ok(self, request: web.Request, session: _Session) -> bool:
         sent = request.headers.get(CSRF_HEADER)
@@ -664,7 +670,7 @@ def _see_other(location: str) -> web.Response:
 
 def _safe_next(path: str) -> str:
     """Only a path on this server (never //other.example or a scheme): no open redirect."""
-    if not path.startswith("/") or path.startswith("//") or "\\" in path or path.startswith("/login"):
+    if not path.startswith("/") or path.startswith("//") or "\\" in path or path.startswith(("/login", "/logout")):
         return "/"
     return path
 

@@ -246,7 +246,7 @@ def test_the_session_key_is_kept_with_mode_0600(tmp_path: Path) -> None:
 
 def test_next_never_leaves_the_site() -> None:
     assert _safe_next("/static/x?a=1") == "/static/x?a=1"
-    for bad in ("//evil.example/", "https://evil.example", "/\\evil", "evil", "/login?next=/x"):
+    for bad in ("//evil.example/", "https://evil.example", "/\\evil", "evil", "/login?next=/x", "/logout"):
         assert _safe_next(bad) == "/"
 
 
@@ -571,3 +571,30 @@ async def test_recheck_sees_a_sign_out_on_a_socket_that_stays_open(site: Site) -
     finally:
         await runner.cleanup()
     assert seen == [User("otto", Role.OPERATOR, via="session"), None]
+
+
+async def test_a_session_in_use_is_renewed_past_half_its_life(two_sessions: Schedule, tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    users_file = tmp_path / "users.yaml"
+    make_users_file(users_file)
+    access = Access.configure(users_file)
+    access.wall = lambda: now[0]
+    runner, url = await serve_dashboard(Stage(two_sessions).hub, access=access)
+    try:
+        async with client() as http:
+            assert (await sign_in(http, url, "vera", PASSWORDS["vera"])).status == 303
+            csrf = csrf_of(http)
+            async with http.get(url + "/api/state") as r:
+                assert r.status == 200 and SESSION_COOKIE not in r.cookies  # young: left alone
+            now[0] += access.session_ttl_s * 0.75
+            async with http.get(url + "/api/state") as r:
+                assert r.status == 200 and SESSION_COOKIE in r.cookies  # renewed
+            now[0] += access.session_ttl_s * 0.75  # past the first cookie's expiry
+            async with http.get(url + "/api/state") as r:
+                assert r.status == 200
+            assert csrf_of(http) == csrf  # the same session: the page's CSRF token still holds
+            now[0] += access.session_ttl_s * 1.01  # left idle past its expiry
+            async with http.get(url + "/api/state") as r:
+                assert r.status == 401
+    finally:
+        await runner.cleanup()
