@@ -430,7 +430,7 @@ class Access:
             relayed = any(h in request.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
             if is_loopback(request.remote) and not relayed:
                 return User("local", Role.ADMIN, via="loopback"), None, None
-            log.warning("access_refused", reason="not_local", path=request.path, peer=request.remote)
+            log.warning("access_refused", reason="not_local", path=_where(request), peer=request.remote)
             return (
                 None,
                 None,
@@ -448,7 +448,7 @@ class Access:
             user = self.users.check_token(token.strip())
             if user is None:
                 self.limiter.fail(f"addr:{address}")
-                log.warning("token_refused", path=request.path, peer=address)
+                log.warning("token_refused", path=_where(request), peer=address)
                 return None, None, _error(request, 401, "unknown or revoked token", bearer=True)
             return user, None, None
         session = self._session(request.cookies.get(SESSION_COOKIE))
@@ -465,11 +465,15 @@ class Access:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         if not self.host_allowed(request.headers.get(hdrs.HOST)):
-            log.warning("host_refused", host=request.headers.get(hdrs.HOST, ""), path=request.path, peer=request.remote)
+            log.warning(
+                "host_refused", host=request.headers.get(hdrs.HOST, ""), path=_where(request), peer=request.remote
+            )
             return web.Response(status=421, text="unknown host: this server does not answer to that name\n")
         why = self._cross_site(request)
         if why is not None:
-            log.warning("cross_site_refused", check=why, path=request.path, method=request.method, peer=request.remote)
+            log.warning(
+                "cross_site_refused", check=why, path=_where(request), method=request.method, peer=request.remote
+            )
             return _error(request, 403, "cross-site request refused")
         match = request.match_info
         declared: Role | str | None
@@ -478,7 +482,12 @@ class Access:
         else:
             declared = access_of(match.route.resource) or access_of(match.handler)
             if declared is None:
-                log.error("route_undeclared", path=request.path, method=request.method, route=str(match.route))
+                log.error(
+                    "route_undeclared",
+                    path=_where(request),
+                    method=request.method,
+                    handler=getattr(match.handler, "__qualname__", "?"),
+                )
                 return _error(request, 403, "this route declares no access, so nobody may use it")
         user, session, refusal = self._identify(request)
         if refusal is not None:
@@ -492,10 +501,10 @@ class Access:
             return _unauthorized(request)
         if user.role < declared:
             log.warning("access_refused", reason="role", user=user.name, role=user.role.name.lower(),
-                        needs=declared.name.lower(), path=request.path, method=request.method)  # fmt: skip
+                        needs=declared.name.lower(), path=_where(request), method=request.method)  # fmt: skip
             return _error(request, 403, f"{declared.name.lower()} role needed")
         if session is not None and request.method not in SAFE_METHODS and not await self._csrf_ok(request, session):
-            log.warning("csrf_refused", user=user.name, path=request.path, method=request.method)
+            log.warning("csrf_refused", user=user.name, path=_where(request), method=request.method)
             return _error(request, 403, "missing or wrong CSRF token: reload the page")
         response = await handler(request)
         if session is not None and session.expires - self.wall() < self.session_ttl_s / 2 and not response.prepared:
@@ -558,7 +567,7 @@ class Access:
         name, password, next_path = field_("name").strip(), field_("password"), field_("next") or "/"
         nonce = request.cookies.get(LOGIN_COOKIE, "")
         if not nonce or not hmac.compare_digest(field_(CSRF_FIELD), self._sign(b"login:" + nonce.encode())):
-            log.warning("csrf_refused", path=request.path, method=request.method, peer=request.remote)
+            log.warning("csrf_refused", path=_where(request), method=request.method, peer=request.remote)
             return self._render_login(
                 request, 403, "The form expired: please try again. · 다시 시도해 주세요.", next_path
             )
@@ -631,6 +640,19 @@ class Access:
 
 
 ACCESS = web.AppKey("summit_access", Access)  # the Access installed on an app
+
+
+def _where(request: web.Request) -> str:
+    """The path for a log line without what a path may carry (a join link's token): the route's
+    template when one matched (/join/{token}), else the first segment only."""
+    match = request.match_info
+    if match.http_exception is None:
+        info = match.route.resource.get_info() if match.route.resource is not None else {}
+        template = info.get("formatter") or info.get("path") or info.get("prefix")
+        if isinstance(template, str):
+            return template
+    first = request.path.split("/", 2)[1] if request.path.count("/") else ""
+    return f"/{first}/…" if request.path.count("/") > 1 else request.path[:64]
 
 
 def _wants_json(request: web.Request) -> bool:

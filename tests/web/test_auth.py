@@ -474,9 +474,15 @@ async def test_an_undeclared_route_is_refused_to_everyone(two_sessions: Schedule
                 assert r.status == 403 and "should not" not in await r.text()
             async with http.get(url + "/join/abc") as r:
                 assert r.status == 200
+            # a join link's token is a secret: a refusal logs the route, not the path
+            async with http.get(url + "/join/jl-SECRET-123456", headers={"Host": "evil.example"}) as r:
+                assert r.status == 421
     finally:
         await runner.cleanup()
-    assert '"route_undeclared"' in log_stream.getvalue()
+    logged = [json.loads(line) for line in log_stream.getvalue().splitlines()]
+    assert any(line["event"] == "route_undeclared" and line["path"] == "/forgotten" for line in logged)
+    assert any(line["event"] == "host_refused" and line["path"] == "/join/{token}" for line in logged)
+    assert "jl-SECRET-123456" not in log_stream.getvalue()
 
 
 async def test_without_users_the_local_machine_is_admin_and_the_page_can_say_so(two_sessions: Schedule) -> None:
