@@ -552,7 +552,10 @@ class Access:
     async def _login_page(self, request: web.Request) -> web.StreamResponse:
         if self.users is None:
             raise web.HTTPSeeOther("/")  # nothing to sign in to: the local machine is the admin
-        return self._render_login(request, next_path=request.query.get("next", "/"))
+        next_path = request.query.get("next", "/")
+        if current_user(request) is not None:
+            return _see_other(_safe_next(next_path))  # signed in already (a bookmark, the back button)
+        return self._render_login(request, next_path=next_path)
 
     @public
     async def _login(self, request: web.Request) -> web.StreamResponse:

@@ -206,6 +206,10 @@ class UserStore:
         self._stamp: tuple[int, int] | None = None
         self._data = UsersData.empty()
         self._reload(initial=True)
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mode & 0o077:
+                # Hashes are slow to crack, not impossible: nobody else should read them.
+                log.warning("users_file_readable_by_others", path=str(path), fix=f"chmod 600 {path}")
 
     def _file_stamp(self) -> tuple[int, int] | None:
         try:

@@ -604,3 +604,22 @@ async def test_a_session_in_use_is_renewed_past_half_its_life(two_sessions: Sche
                 assert r.status == 401
     finally:
         await runner.cleanup()
+
+
+async def test_the_sign_in_page_sends_someone_signed_in_onwards(site: Site) -> None:
+    async with client() as http:
+        assert (await sign_in(http, site.url, "vera", PASSWORDS["vera"])).status == 303
+        async with http.get(site.url + "/login?next=/api/state", allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/api/state"
+        async with http.get(site.url + "/login?next=//evil.example", allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/"
+
+
+def test_a_users_file_others_can_read_is_flagged(tmp_path: Path, log_stream: io.StringIO) -> None:
+    path = tmp_path / "users.yaml"
+    make_users_file(path)
+    UserStore(path)
+    assert "users_file_readable_by_others" not in log_stream.getvalue()
+    path.chmod(0o644)
+    UserStore(path)
+    assert "users_file_readable_by_others" in log_stream.getvalue()
