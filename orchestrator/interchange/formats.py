@@ -86,7 +86,9 @@ class Programme:
 
 def parse(data: bytes, fmt: Format, source: str = "<export>") -> Programme:
     if len(data) > MAX_BYTES:
-        raise InterchangeError(source, [f"the export is {len(data) // 1024} KiB, more than the {MAX_BYTES // 2**20} MiB allowed"])
+        raise InterchangeError(
+            source, [f"the export is {len(data) // 1024} KiB, more than the {MAX_BYTES // 2**20} MiB allowed"]
+        )
     if fmt == "frab-xml":
         return parse_frab_xml(data, source)
     if fmt == "schedule-json":
@@ -175,7 +177,9 @@ def _talk(raw: dict[str, Any], where: str, problems: list[str]) -> Talk | None:
     )
 
 
-def _programme(conf: dict[str, Any], days: list[date], talks: list[Talk], rooms: list[str], source: str, problems: list[str]) -> Programme:
+def _programme(
+    conf: dict[str, Any], days: list[date], talks: list[Talk], rooms: list[str], source: str, problems: list[str]
+) -> Programme:
     acronym = (conf.get("acronym") or "").strip()
     title = (conf.get("title") or "").strip()
     if not acronym:
@@ -217,7 +221,9 @@ def parse_frab_xml(data: bytes, source: str = "<export>") -> Programme:
     except ParseError as exc:
         raise InterchangeError(source, [f"not well-formed XML: {exc}"]) from None
     if root.tag != "schedule":
-        raise InterchangeError(source, [f"the XML's root is <{root.tag}>, not <schedule> (is this a frab schedule.xml?)"])
+        raise InterchangeError(
+            source, [f"the XML's root is <{root.tag}>, not <schedule> (is this a frab schedule.xml?)"]
+        )
     conf_el = root.find("conference")
     if conf_el is None:
         raise InterchangeError(source, ["the XML has no <conference>"])

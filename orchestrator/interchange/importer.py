@@ -56,7 +56,9 @@ def _expand(
     for entry in entries:
         if "room" in entry:  # pinned to one room (the key is the template's, not the schedule's)
             pinned = {k: v for k, v in entry.items() if k != "room"}
-            room_key = _room_key(template, str(entry["room"])) if str(entry["room"]) not in rooms else str(entry["room"])
+            room_key = (
+                _room_key(template, str(entry["room"])) if str(entry["room"]) not in rooms else str(entry["room"])
+            )
             out.append((room_key, fill(pinned, {"room": room_key})))
             continue
         for room in rooms if uses(entry, "room") else [None]:
@@ -82,7 +84,9 @@ def build(programme: Programme, template: Template, source: str = "<export>") ->
     try:
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InterchangeError(source, [f"the time zone '{tz_name}' is not known (set event.timezone in the template)"]) from None
+        raise InterchangeError(
+            source, [f"the time zone '{tz_name}' is not known (set event.timezone in the template)"]
+        ) from None
 
     talks = sorted(programme.talks, key=lambda t: (t.start, t.room))
     problems += _talk_problems(talks, template)
@@ -214,10 +218,12 @@ def _rundown(
     seconds = int(share_total.total_seconds())
     shares = [seconds // n + (1 if i < seconds % n else 0) for i in range(n)]
     if not people:
-        rundown.append({"id": "talk", "kind": "studio", "language": floor, "duration": duration_text(timedelta(seconds=seconds))})
+        rundown.append(
+            {"id": "talk", "kind": "studio", "language": floor, "duration": duration_text(timedelta(seconds=seconds))}
+        )
     for i, pid in enumerate(people):
         sp = speakers[pid]
-        seg: dict[str, Any] = {"id": f"{i + 1:02d}-{pid}"[:64]}
+        seg: dict[str, Any] = {"id": f"{i + 1:02d}-{pid[:16]}".rstrip("-")}
         if sp["appearance"] == Appearance.STUDIO.value:
             seg |= {"kind": "studio", "speaker": pid, "duration": duration_text(timedelta(seconds=shares[i]))}
         elif sp["appearance"] == Appearance.LIVE.value:
@@ -287,7 +293,10 @@ def _validate(doc: dict[str, Any], talks_by_id: dict[str, Talk], source: str) ->
     except ValidationError as exc:
         raise InterchangeError(
             source,
-            [f"{where(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors(include_url=False)],
+            [
+                f"{where(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors(include_url=False)
+            ],
         ) from None
     errors = [p for p in check_schedule(schedule) if p.severity == "error"]
     if errors:
