@@ -63,6 +63,7 @@ class Talk:
     description: str = ""
     track: str = ""
     type: str = ""
+    slug: str = ""
 
     @property
     def end(self) -> datetime:
@@ -133,10 +134,8 @@ def _positive_int(value: Any) -> int | None:
 def _talk(raw: dict[str, Any], where: str, problems: list[str]) -> Talk | None:
     """A talk from the fields both formats share (already as strings); None after a problem."""
     title = (raw.get("title") or "").strip()
-    name = f"talk '{title}'" if title else f"a talk without a title ({where})"
-    ref = raw.get("guid") or raw.get("id")
-    if ref:
-        name += f" ({where}, guid {raw['guid']})" if raw.get("guid") else f" ({where}, id {raw['id']})"
+    ref = f", guid {raw['guid']}" if raw.get("guid") else f", id {raw['id']}" if raw.get("id") else ""
+    name = f"talk '{title}' ({where}{ref})" if title else f"a talk without a title ({where}{ref})"
     found: list[str] = []
     if not title:
         found.append("has no title")
@@ -174,6 +173,7 @@ def _talk(raw: dict[str, Any], where: str, problems: list[str]) -> Talk | None:
         description=(raw.get("description") or "").strip(),
         track=(raw.get("track") or "").strip(),
         type=(raw.get("type") or "").strip(),
+        slug=(raw.get("slug") or "").strip(),
     )
 
 

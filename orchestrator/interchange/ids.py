@@ -1,6 +1,6 @@
 """Ids that survive a round trip: schedule ids from the exports' guids and ids, and back.
 
-A talk's session id is its guid (lower case, a valid schedule id), so a re-import of an updated
+A talk's session id is its guid (or, for a talk this project exported, the id it had) (lower case, a valid schedule id), so a re-import of an updated
 export keeps every session's id and `summit reload` sees only what changed; the export writes the
 guid back from it. A person becomes `p<id>` from a numeric id, their guid otherwise, `p-<code>` from a
 pretalx code. Sessions and speakers that were never imported get a guid derived from the event and
@@ -18,6 +18,7 @@ from orchestrator.interchange.formats import PersonRef, Talk
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _NUMERIC_PERSON = re.compile(r"^p(\d{1,12})$")
 _CODE_PERSON = re.compile(r"^p-([a-z0-9]{1,32})$")
+_IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _NAMESPACE = uuid.UUID("6f1d2c1e-7c0b-5d55-9a61-5c0e8b2e4a10")  # this project's, for uuid5 guids
 
 
@@ -26,8 +27,13 @@ def slug(text: str, limit: int = 40) -> str:
     return s[:limit].strip("-") or "x"
 
 
-def session_id(talk: Talk) -> str:
+def session_id(talk: Talk, acronym: str) -> str:
+    """The guid; but a talk we exported ourselves gets back the id it had (its slug ends with it,
+    and its guid is the one that id gives)."""
     if talk.guid and _UUID.match(talk.guid):
+        _, _, tail = talk.slug.partition("-")
+        if tail and _IDENTIFIER.match(tail) and session_guid(slug(acronym, 64), tail) == talk.guid:
+            return tail
         return talk.guid
     return f"talk-{talk.id}"
 

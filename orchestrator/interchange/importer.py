@@ -89,7 +89,7 @@ def build(programme: Programme, template: Template, source: str = "<export>") ->
         ) from None
 
     talks = sorted(programme.talks, key=lambda t: (t.start, t.room))
-    problems += _talk_problems(talks, template)
+    problems += _talk_problems(talks, template, programme.acronym)
     rooms_by_key = {_room_key(template, t.room): t.room for t in talks}
     room_keys = list(rooms_by_key)
     destinations = _expand(template, template.destinations, room_keys, template.languages)
@@ -112,7 +112,7 @@ def build(programme: Programme, template: Template, source: str = "<export>") ->
             if r in (None, room) and floor in langs and (langs - {floor}) & set(out_langs) and langs not in pairs:
                 on_duty.append(b["id"])
                 pairs.add(langs)
-        sid = ids.session_id(talk)
+        sid = ids.session_id(talk, programme.acronym)
         people: list[str] = []
         for person in talk.persons:
             pid = ids.speaker_id(person)
@@ -168,7 +168,7 @@ def build(programme: Programme, template: Template, source: str = "<export>") ->
     doc["sessions"] = sessions
     if problems:
         raise InterchangeError(source, problems)
-    _validate(doc, talks_by_id={ids.session_id(t): t for t in talks}, source=source)
+    _validate(doc, talks_by_id={ids.session_id(t, programme.acronym): t for t in talks}, source=source)
     return doc
 
 
@@ -247,7 +247,7 @@ def _rundown(
     return rundown
 
 
-def _talk_problems(talks: list[Talk], template: Template) -> list[str]:
+def _talk_problems(talks: list[Talk], template: Template, acronym: str) -> list[str]:
     """What the import can say about a talk before building anything: its language, its length
     against the session limit, guids used twice, and talks overlapping in one room."""
     problems: list[str] = []
@@ -260,7 +260,7 @@ def _talk_problems(talks: list[Talk], template: Template) -> list[str]:
             problems.append(
                 f"{t.label()} runs {duration_text(t.duration)}, longer than the event's session limit of {duration_text(limit)}"
             )
-        sid = ids.session_id(t)
+        sid = ids.session_id(t, acronym)
         if sid in seen:
             problems.append(f"{t.label()} has the same guid as {seen[sid].label()}")
         seen[sid] = t
