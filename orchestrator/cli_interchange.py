@@ -103,7 +103,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
         return _fail(f"summit invite: cannot write to {out} ({exc.strerror})")
     with_links = sum(1 for i in invites if i.link)
     # Never the links themselves: they are in the files only.
-    log.info("invitations_written", event=schedule.event.id, people=len(invites), dir=str(out))
+    log.info("invitations_written", event_id=schedule.event.id, people=len(invites), dir=str(out))
     print(
         f"{out}: invitations for {len(invites)} people ({with_links} with a personal join link): "
         "<id>.ics, <id>.txt and <id>.html each; they hold personal links, so send each only to its person"
