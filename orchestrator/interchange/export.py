@@ -8,6 +8,7 @@ are the event's local days. Nothing of the media side (destinations, booths, key
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 
 from orchestrator.interchange import ids
 from orchestrator.interchange.importer import event_days
@@ -277,9 +278,30 @@ def to_ics(schedule: Schedule) -> bytes:
         names = ", ".join(speakers[pid].name for pid in dict.fromkeys(_persons(schedule, t.session)))
         ev.add("description", "\n\n".join(x for x in (names, t.abstract) if x))
         cal.add_component(ev)
-    cal.add_missing_timezones()
+    add_timezones(cal, schedule)
     data: bytes = cal.to_ical()
     return data
+
+
+@functools.lru_cache(maxsize=64)
+def _vtimezone(tzid: str, first: date, last: date) -> Timezone:
+    # Computing one scans the zone's offsets hour by hour: once per zone and window, not per file.
+    return Timezone.from_tzid(tzid, first_date=first, last_date=last)
+
+
+def add_timezones(cal: Calendar, schedule: Schedule) -> None:
+    """A VTIMEZONE for each zone the calendar's events use, covering the years around the event
+    (not 1970–2038: smaller files)."""
+    first = date(min(s.start for s in schedule.sessions).year - 1, 1, 1)
+    last = date(max(s.end for s in schedule.sessions).year + 2, 1, 1)
+    zones: dict[str, None] = {}
+    for ev in cal.walk("VEVENT"):
+        for key in ("DTSTART", "DTEND"):
+            tzid = ev[key].params.get("TZID") if key in ev else None
+            if tzid:
+                zones[str(tzid)] = None
+    # Before the events, where readers look for them first.
+    cal.subcomponents[0:0] = [_vtimezone(tzid, first, last) for tzid in zones]
 
 
 def export(schedule: Schedule, fmt: ExportFormat) -> bytes:

@@ -22,7 +22,7 @@ from orchestrator.interchange import ids
 from orchestrator.interchange.formats import InterchangeError, PersonRef, Programme, Talk
 from orchestrator.interchange.template import PersonPart, Template, fill, uses
 from orchestrator.schedule.checks import check_schedule
-from orchestrator.schedule.loader import format_path, parse_schedule_text
+from orchestrator.schedule.loader import format_path
 from orchestrator.schedule.model import Appearance, Schedule
 
 _LANGUAGE = re.compile(r"^([a-z]{2,3})(?:[-_].*)?$")
@@ -75,8 +75,8 @@ def _person(template: Template, sid: str, person: PersonRef) -> PersonPart:
     return people.get(sid) or people.get(person.name) or PersonPart()
 
 
-def build(programme: Programme, template: Template, source: str = "<export>") -> dict[str, Any]:
-    """The schedule as a YAML-ready mapping; raises InterchangeError naming each talk at fault."""
+def build(programme: Programme, template: Template, source: str = "<export>") -> tuple[dict[str, Any], Schedule]:
+    """The schedule as a YAML-ready mapping, and checked; raises InterchangeError naming each talk at fault."""
     problems: list[str] = []
     tz_name = template.event.timezone or programme.timezone
     if not tz_name:
@@ -168,8 +168,8 @@ def build(programme: Programme, template: Template, source: str = "<export>") ->
     doc["sessions"] = sessions
     if problems:
         raise InterchangeError(source, problems)
-    _validate(doc, talks_by_id={ids.session_id(t, programme.acronym): t for t in talks}, source=source)
-    return doc
+    schedule = _validate(doc, talks_by_id={ids.session_id(t, programme.acronym): t for t in talks}, source=source)
+    return doc, schedule
 
 
 def _speaker(template: Template, pid: str, person: PersonRef, part: PersonPart) -> dict[str, Any]:
@@ -277,7 +277,7 @@ def _talk_problems(talks: list[Talk], template: Template, acronym: str) -> list[
     return problems
 
 
-def _validate(doc: dict[str, Any], talks_by_id: dict[str, Talk], source: str) -> None:
+def _validate(doc: dict[str, Any], talks_by_id: dict[str, Talk], source: str) -> Schedule:
     """Check the result as `summit validate` would; name the talk of every session problem."""
 
     def where(path: tuple[Any, ...]) -> str:
@@ -301,18 +301,20 @@ def _validate(doc: dict[str, Any], talks_by_id: dict[str, Talk], source: str) ->
     errors = [p for p in check_schedule(schedule) if p.severity == "error"]
     if errors:
         raise InterchangeError(source, [f"{where(p.path)}: {p.message}" for p in errors])
+    return schedule
 
 
-def to_yaml(doc: dict[str, Any], header: str = "") -> str:
-    body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=120, default_flow_style=None)
-    return header + body
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's when PyYAML has it: a large programme dumps fast
+
+
+def to_yaml(doc: dict[str, Any]) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120, default_flow_style=None)
 
 
 def import_programme(programme: Programme, template: Template, source: str = "<export>") -> tuple[str, Schedule]:
-    """The schedule's YAML text and the schedule itself (parsed back from that text, as validate would)."""
-    doc = build(programme, template, source)
-    text = to_yaml(doc)
-    return text, parse_schedule_text(text, source)
+    """The schedule's YAML text and the schedule itself (checked as `summit validate` checks a file)."""
+    doc, schedule = build(programme, template, source)
+    return to_yaml(doc), schedule
 
 
 def event_days(schedule: Schedule) -> list[date]:

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Alarm, Calendar, Event
 
 from orchestrator.interchange import ids
+from orchestrator.interchange.export import add_timezones
 from orchestrator.links import Link, LinkSigner, links_for
 from orchestrator.schedule.checks import segment_duration
 from orchestrator.schedule.model import (
@@ -101,10 +102,11 @@ def invitations(
     def check(session: Session) -> tuple[datetime, datetime]:
         return (session.start - check_lead, session.start - check_lead + check_length)
 
+    windows = {s.id: _segment_windows(schedule, s) for s in sessions}
     for sp in schedule.speakers:
         slots: list[Slot] = []
         for session in sessions:
-            window = _segment_windows(schedule, session).get(sp.id)
+            window = windows[session.id].get(sp.id)
             if window is None:
                 continue
             needs_check = sp.appearance in (Appearance.LIVE, Appearance.STUDIO) or any(
@@ -306,7 +308,7 @@ def calendar(schedule: Schedule, inv: Invitation) -> bytes:
             alarm.add("trigger", timedelta(minutes=-15))
             ev.add_component(alarm)
             cal.add_component(ev)
-    cal.add_missing_timezones()
+    add_timezones(cal, schedule)
     data: bytes = cal.to_ical()
     return data
 

@@ -120,9 +120,7 @@ def test_the_pretalx_example_keeps_its_guids_and_person_ids() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["schedule-json", "frab-xml"])
-@pytest.mark.parametrize(
-    "start", [ROOT / "schedules" / "cac-2020.yaml", ROOT / "schedules" / "wcs-mayors-forum-2023.yaml", PRETALX]
-)
+@pytest.mark.parametrize("start", [ROOT / "schedules" / "cac-2020.yaml", PRETALX], ids=["cac-2020", "pretalx"])
 def test_export_import_export_is_stable(tmp_path: Path, fmt: str, start: Path) -> None:
     template = EXAMPLE_TEMPLATE if start == PRETALX else tmp_path / "template.yaml"
     if start != PRETALX:
@@ -151,13 +149,11 @@ def test_export_import_export_is_stable(tmp_path: Path, fmt: str, start: Path) -
     assert main(["export", str(first_yaml), "--format", fmt, "-o", str(export1)]) == 0
     reimported = tmp_path / "again.yaml"
     assert main(["import", str(export1), "--format", fmt, "--template", str(template), "-o", str(reimported)]) == 0
-    assert main(["validate", str(reimported)]) == 0
     assert main(["export", str(reimported), "--format", fmt, "-o", str(export2)]) == 0
     assert export1.read_bytes() == export2.read_bytes()
-    # ... and once more: the ids of the re-import are kept by the next one.
-    assert main(["import", str(export2), "--format", fmt, "--template", str(template), "-o", str(reimported)]) == 0
-    again = load_schedule(reimported)
-    assert {s.id for s in again.sessions} == {s.id for s in load_schedule(tmp_path / "again.yaml").sessions}
+    # A native schedule gets its own session ids back (the slug carries them, the guid vouches for them).
+    if start != PRETALX:
+        assert {s.id for s in load_schedule(reimported).sessions} == {s.id for s in load_schedule(start).sessions}
 
 
 def test_export_to_stdout(capsysbinary: pytest.CaptureFixture[bytes]) -> None:

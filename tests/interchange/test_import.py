@@ -162,3 +162,26 @@ def test_a_broken_template_is_named(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["import", str(PRETALX), "--format", "schedule-json", "--template", str(template), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert str(template) in err and "destinations" in err and "speakerz" in err
+
+
+def test_an_export_is_fetched_by_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`summit import http://…`: a local HTTP server hands out the frab file."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(FRAB.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{FRAB.name}"
+        out = tmp_path / "forum.yaml"
+        assert main(["import", url, "--format", "frab-xml", "--template", str(FORUM_TEMPLATE), "-o", str(out)]) == 0
+        assert len(load_schedule(out).sessions) == 4
+        missing = url.replace(FRAB.name, "nope.xml")
+        assert main(["import", missing, "--format", "frab-xml", "--template", str(FORUM_TEMPLATE), "-o", str(out)]) == 2
+        assert "the server answered 404" in capsys.readouterr().err
+    finally:
+        server.shutdown()
+        server.server_close()
