@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from pydantic import TypeAdapter, ValidationError
 
 from orchestrator.interchange.export import EXPORT_FORMATS, export
 from orchestrator.interchange.formats import FORMATS, InterchangeError, parse
@@ -39,8 +40,6 @@ def _load(path: str) -> Schedule | None:
 
 
 def _duration(text: str) -> Any:
-    from pydantic import TypeAdapter, ValidationError
-
     try:
         return TypeAdapter(Duration).validate_python(text)
     except ValidationError:

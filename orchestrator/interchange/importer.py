@@ -286,6 +286,10 @@ def _validate(doc: dict[str, Any], talks_by_id: dict[str, Talk], source: str) ->
             rest = format_path(path[2:])
             if talk is not None:
                 return talk.label() + (f" ({rest})" if rest else "")
+        if len(path) >= 2 and path[0] == "speakers" and isinstance(path[1], int) and path[1] < len(doc["speakers"]):
+            sp = doc["speakers"][path[1]]
+            rest = format_path(path[2:])
+            return f"speaker '{sp['name']}' ({sp['id']})" + (f" ({rest})" if rest else "")
         return format_path(path) or "(schedule)"
 
     try:

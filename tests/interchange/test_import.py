@@ -185,3 +185,22 @@ def test_an_export_is_fetched_by_url(tmp_path: Path, capsys: pytest.CaptureFixtu
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_bad_time_zone_in_the_template_names_the_speaker(tmp_path: Path) -> None:
+    template = tmp_path / "t.yaml"
+    template.write_text(EXAMPLE_TEMPLATE.read_text().replace("America/Los_Angeles", "America/Atlantis"))
+    message = _problems(pretalx_doc(), tmp_path, template)
+    assert "speaker 'Brian Robinson' (p26) (timezone): 'America/Atlantis' is not a known time zone" in message
+
+
+def test_titles_that_yaml_would_misread_come_back_as_written(tmp_path: Path) -> None:
+    doc = pretalx_doc()
+    titles = ["no", "12:30", "null", "- a dash", "# not a comment", "{room} & {language}", "'quoted'", "서울: 도시"]
+    talks = doc["schedule"]["conference"]["days"][0]["rooms"]["Gray Room"]
+    for talk, title in zip(talks, titles, strict=False):
+        talk["title"] = title
+    source = write_json(tmp_path / "odd.json", doc)
+    schedule = load_schedule(_import(tmp_path, source, "schedule-json"))
+    got = [schedule.session(t["guid"]).title.get("en") for t in talks[: len(titles)]]
+    assert got == titles
