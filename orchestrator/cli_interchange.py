@@ -105,7 +105,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
     log.info("invitations_written", event_id=schedule.event.id, people=len(invites), dir=str(out))
     print(
         f"{out}: invitations for {len(invites)} people ({with_links} with a personal join link): "
-        "<id>.ics, <id>.txt and <id>.html each; they hold personal links, so send each only to its person"
+        "<id>.ics, <id>.txt and <id>.html each, listed in people.csv; they hold personal links, so send each only to its person"
     )
     return 0
 

@@ -10,7 +10,6 @@ problem is reported naming its talk, never a bare `sessions[17]`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,25 +47,36 @@ def _room_key(template: Template, room: str) -> str:
 
 
 def _expand(
-    template: Template, entries: Iterable[dict[str, Any]], rooms: list[str], languages: list[str]
+    template: Template, what: str, rooms: list[str], languages: list[str], problems: list[str]
 ) -> list[tuple[str | None, dict[str, Any]]]:
-    """Each entry once per room if it uses {room}, once per language if it uses {language};
-    paired with the room it belongs to (None: shared by every room)."""
+    """Each entry of the template's `what` (destinations, booths) once per room if it uses {room},
+    once per language if it uses {language}; paired with the room it belongs to (None: shared by
+    every room). An entry whose copies would share an id is a problem of the template."""
     out: list[tuple[str | None, dict[str, Any]]] = []
-    for entry in entries:
-        if "room" in entry:  # pinned to one room (the key is the template's, not the schedule's)
-            pinned = {k: v for k, v in entry.items() if k != "room"}
-            room_key = (
-                _room_key(template, str(entry["room"])) if str(entry["room"]) not in rooms else str(entry["room"])
-            )
-            out.append((room_key, fill(pinned, {"room": room_key})))
-            continue
-        for room in rooms if uses(entry, "room") else [None]:
-            for lang in languages if uses(entry, "language") else [None]:
-                values = {k: v for k, v in (("room", room), ("language", lang)) if v is not None}
-                item = fill(entry, values)
-                if not any(item.get("id") == seen.get("id") for _, seen in out):
-                    out.append((room, item))
+    seen: dict[str, int] = {}
+    entries: list[dict[str, Any]] = getattr(template, what)
+    for i, entry in enumerate(entries):
+        copies: list[tuple[str | None, dict[str, Any]]] = []
+        if "room" in entry:  # pinned to one room (a key of the template's, not the schedule's)
+            named = str(entry["room"])
+            room_key = named if named in rooms else _room_key(template, named)
+            copies.append((room_key, fill({k: v for k, v in entry.items() if k != "room"}, {"room": room_key})))
+        else:
+            for room in rooms if uses(entry, "room") else [None]:
+                for lang in languages if uses(entry, "language") else [None]:
+                    values = {k: v for k, v in (("room", room), ("language", lang)) if v is not None}
+                    copies.append((room, fill(entry, values)))
+        for room, item in copies:
+            item_id = str(item.get("id"))
+            if item_id in seen:
+                hint = "put {room} and {language} in its id where it uses them" if seen[item_id] == i else ""
+                problems.append(
+                    f"template {what}[{i}]: the id '{item_id}' is made twice"
+                    + (f" ({hint})" if hint else f" (also by {what}[{seen[item_id]}])")
+                )
+                continue
+            seen[item_id] = i
+            out.append((room, item))
     return out
 
 
@@ -92,8 +102,8 @@ def build(programme: Programme, template: Template, source: str = "<export>") ->
     problems += _talk_problems(talks, template, programme.acronym)
     rooms_by_key = {_room_key(template, t.room): t.room for t in talks}
     room_keys = list(rooms_by_key)
-    destinations = _expand(template, template.destinations, room_keys, template.languages)
-    booths = _expand(template, template.booths, room_keys, template.languages)
+    destinations = _expand(template, "destinations", room_keys, template.languages, problems)
+    booths = _expand(template, "booths", room_keys, template.languages, problems)
     clips = {c.get("id") for c in template.clips}
 
     speakers: dict[str, dict[str, Any]] = {}

@@ -14,7 +14,9 @@ person's link and nobody else's; files are written readable by their owner only.
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -322,19 +324,47 @@ def _render(schedule: Schedule, inv: Invitation) -> Invitation:
     return Invitation(inv.person, inv.role, inv.name, inv.zone, inv.appearance, inv.slots, inv.link, files)
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
+
+
+def people_csv(invites: list[Invitation]) -> str:
+    """The producer's list: who gets which files, in which zone, and when they are first needed
+    (no links: those are in each person's files only)."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(
+        ["files", "role", "id", "name", "time_zone", "appearance", "sessions", "first_needed_local", "join_link"]
+    )
+    for inv in invites:
+        first = min((slot.check or (slot.session.start,))[0] for slot in inv.slots).astimezone(inv.zone)
+        out.writerow([
+            f"{_prefix(inv)}{inv.person}.*", inv.role, inv.person, inv.name, getattr(inv.zone, "key", str(inv.zone)),
+            inv.appearance, " ".join(slot.session.id for slot in inv.slots), first.isoformat(timespec="minutes"),
+            "yes" if inv.link else "no",
+        ])  # fmt: skip
+    return buf.getvalue()
+
+
+def _prefix(inv: Invitation) -> str:
+    # An interpreter and a speaker may share an id: the role keeps their files apart.
+    return "" if inv.role == "speaker" else "interpreter-"
+
+
 def write(invites: list[Invitation], out_dir: Path) -> list[Path]:
-    """Write every file, owner-only (they hold personal join links)."""
+    """Write every file owner-only (they hold personal join links), and the list `people.csv`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)
     written: list[Path] = []
     for inv in invites:
-        # An interpreter and a speaker may share an id: the role keeps their files apart.
-        prefix = "" if inv.role == "speaker" else "interpreter-"
         for name, data in inv.files.items():
-            path = out_dir / f"{prefix}{name}"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(path, 0o600)
+            path = out_dir / f"{_prefix(inv)}{name}"
+            _write_private(path, data)
             written.append(path)
+    index = out_dir / "people.csv"
+    _write_private(index, people_csv(invites).encode("utf-8"))
+    written.append(index)
     return written

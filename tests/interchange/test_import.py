@@ -204,3 +204,10 @@ def test_titles_that_yaml_would_misread_come_back_as_written(tmp_path: Path) -> 
     schedule = load_schedule(_import(tmp_path, source, "schedule-json"))
     got = [schedule.session(t["guid"]).title.get("en") for t in talks[: len(titles)]]
     assert got == titles
+
+
+def test_a_template_destination_made_twice_under_one_id_is_refused(tmp_path: Path) -> None:
+    template = tmp_path / "t.yaml"
+    template.write_text(EXAMPLE_TEMPLATE.read_text().replace('{id: "rec-{room}-{language}"', '{id: "rec-{language}"'))
+    message = _problems(pretalx_doc(), tmp_path, template)
+    assert "template destinations[0]: the id 'rec-en' is made twice (put {room} and {language} in its id" in message

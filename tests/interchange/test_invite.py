@@ -3,6 +3,7 @@ and their own join link; the secret is required, never shown."""
 
 from __future__ import annotations
 
+import csv
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +37,13 @@ def test_everyone_on_air_gets_a_calendar_and_a_message(
     out = _invite(tmp_path)
     names = sorted(p.name for p in out.iterdir())
     people = ["host", "interpreter-kim", "la", "moscow"]
-    assert names == sorted(f"{p}.{ext}" for p in people for ext in ("ics", "txt", "html"))
+    assert names == sorted(["people.csv", *(f"{p}.{ext}" for p in people for ext in ("ics", "txt", "html"))])
+    rows = list(csv.DictReader((out / "people.csv").open()))
+    la = next(r for r in rows if r["id"] == "la")
+    assert la["time_zone"] == "America/Los_Angeles" and la["first_needed_local"] == "2021-03-12T16:15-08:00"
+    assert la["join_link"] == "yes" and la["sessions"] == "before after" and la["files"] == "la.*"
+    assert next(r for r in rows if r["id"] == "kim")["files"] == "interpreter-kim.*"
+    assert "/join/" not in (out / "people.csv").read_text()
     said = capsys.readouterr()
     assert "invitations for 4 people (2 with a personal join link)" in said.out
     assert "/join/" not in said.out + said.err and secret_env not in said.out + said.err
