@@ -170,15 +170,25 @@ def test_an_export_is_fetched_by_url(tmp_path: Path, capsys: pytest.CaptureFixtu
     import http.server
     import threading
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(FRAB.parent))
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # the test server's own access log
+            pass
+
+    handler = functools.partial(Quiet, directory=str(FRAB.parent))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/{FRAB.name}"
         out = tmp_path / "forum.yaml"
-        assert main(["import", url, "--format", "frab-xml", "--template", str(FORUM_TEMPLATE), "-o", str(out)]) == 0
+        with_token = url + "?token=abc123secret"  # an export link may carry an access token
+        assert (
+            main(["import", with_token, "--format", "frab-xml", "--template", str(FORUM_TEMPLATE), "-o", str(out)]) == 0
+        )
         assert len(load_schedule(out).sessions) == 4
+        said = capsys.readouterr()
+        assert url in out.read_text() and url in said.out
+        assert "abc123secret" not in out.read_text() + said.out + said.err
         missing = url.replace(FRAB.name, "nope.xml")
         assert main(["import", missing, "--format", "frab-xml", "--template", str(FORUM_TEMPLATE), "-o", str(out)]) == 2
         assert "the server answered 404" in capsys.readouterr().err
