@@ -15,6 +15,7 @@ person's link and nobody else's; files are written readable by their owner only.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import os
@@ -67,6 +68,7 @@ class Invitation:
     appearance: str  # studio | live | prerecorded | interpreter
     slots: tuple[Slot, ...]
     link: str | None = None
+    own_zone: bool = False  # False: the event's zone, for want of theirs
     files: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -129,6 +131,7 @@ def invitations(
                         sp.appearance.value,
                         tuple(slots),
                         link.url(base_url) if link else None,
+                        own_zone=sp.timezone is not None,
                     ),
                 )
             )
@@ -209,8 +212,8 @@ def _lines(schedule: Schedule, inv: Invitation, lang: str) -> tuple[str, list[st
         bullets.append(line)
     closing: list[str] = []
     if lang == "en":
-        greeting = (
-            f"Dear {inv.name},\n\nThank you for taking part in {event}. All times below are in your time zone, {zone}."
+        greeting = f"Dear {inv.name},\n\nThank you for taking part in {event}. " + (
+            f"All times below are in your time zone, {zone}." if inv.own_zone else f"All times below are {zone} time."
         )
         if inv.link:
             closing.append(
@@ -224,7 +227,9 @@ def _lines(schedule: Schedule, inv: Invitation, lang: str) -> tuple[str, list[st
             closing.append("Your recording will be played at this time; nothing else is needed from you.")
         closing.append("The attached calendar file holds these times. We look forward to working with you.")
     else:
-        greeting = f"{inv.name} 님께,\n\n{event}에 참여해 주셔서 감사합니다. 아래 시간은 모두 {zone} 기준입니다."
+        greeting = f"{inv.name} 님께,\n\n{event}에 참여해 주셔서 감사합니다. 아래 시간은 모두 " + (
+            f"계신 곳의 시간({zone}) 기준입니다." if inv.own_zone else f"{zone} 기준입니다."
+        )
         if inv.link:
             closing.append(
                 f"개인 접속 링크 (Chrome 또는 Firefox에서 열어 주세요. 다른 사람과 공유하지 마세요): {inv.link}"
@@ -321,7 +326,7 @@ def _render(schedule: Schedule, inv: Invitation) -> Invitation:
         f"{inv.person}.txt": message_text(schedule, inv).encode("utf-8"),
         f"{inv.person}.html": message_html(schedule, inv).encode("utf-8"),
     }
-    return Invitation(inv.person, inv.role, inv.name, inv.zone, inv.appearance, inv.slots, inv.link, files)
+    return dataclasses.replace(inv, files=files)
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -149,3 +149,12 @@ def test_the_secret_from_a_file(
 def test_a_bad_base_url(tmp_path: Path, secret_env: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["invite", str(DST), "--base-url", "join.example.org", "-o", str(tmp_path / "x")]) == 2
     assert "not an http(s) URL" in capsys.readouterr().err
+
+
+def test_the_message_says_whose_time_zone_it_is(tmp_path: Path, secret_env: str) -> None:
+    out = _invite(tmp_path)
+    la = (out / "la.txt").read_text()
+    assert "All times below are in your time zone, America/Los_Angeles." in la
+    assert "계신 곳의 시간(America/Los_Angeles) 기준입니다" in la
+    kim = (out / "interpreter-kim.txt").read_text()  # no zone of their own: the event's, said as such
+    assert "All times below are Asia/Seoul time." in kim and "모두 Asia/Seoul 기준입니다" in kim
