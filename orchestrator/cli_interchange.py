@@ -18,7 +18,7 @@ from orchestrator.interchange.secret import LinkSecretError, load_link_secret
 from orchestrator.interchange.source import read_source
 from orchestrator.interchange.template import TemplateError, load_template
 from orchestrator.links import LinkSigner
-from orchestrator.schedule.loader import ScheduleError, load_schedule
+from orchestrator.schedule.loader import ScheduleError, load_schedule, schedule_warnings
 from orchestrator.schedule.model import Duration, Schedule
 
 log = structlog.get_logger(__name__)
@@ -76,6 +76,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"{name} → {out}: {schedule.event.id}: {len(now)} sessions in {len(rooms)} room(s), "
         f"{len(schedule.speakers)} speakers, {len(schedule.destinations)} destinations; it validates"
     )
+    warnings = schedule_warnings(schedule)
+    if warnings:
+        summary += f" with {len(warnings)} warning(s) (`summit validate {out}` lists them)"
     if before:
         summary += f"; {len(now & before)} sessions kept their ids, {len(now - before)} new, {len(before - now)} gone"
     print(summary)

@@ -109,3 +109,16 @@ def test_the_cli_reports_a_missing_source_and_a_bad_url(tmp_path: Path, capsys: 
     assert main(["import", "http://127.0.0.1:9/schedule.xml?token=abcdef123", *args]) == 2
     err = capsys.readouterr().err
     assert "http://127.0.0.1:9/schedule.xml" in err and "abcdef123" not in err and "cannot fetch" in err
+
+
+def test_too_many_talks_are_refused() -> None:
+    talk = {"guid": None, "date": "2020-12-14T09:00:00+01:00", "duration": "00:05", "title": "t", "persons": []}
+    talks = [dict(talk, id=i + 1, guid=f"00000000-0000-4000-8000-{i:012d}") for i in range(5001)]
+    doc = {
+        "schedule": {
+            "conference": {"acronym": "many", "title": "Many", "days": [{"date": "2020-12-14", "rooms": {"A": talks}}]}
+        }
+    }
+    with pytest.raises(InterchangeError) as err:
+        parse(json.dumps(doc).encode(), "schedule-json", "many.json")
+    assert "5001 talks, more than the 5000 allowed" in str(err.value)
