@@ -266,7 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each area adds its own sub-commands (`add_commands(sub)`), so the parser above stays readable.
-_COMMAND_MODULES: tuple[str, ...] = ("orchestrator.cli_users",)
+_COMMAND_MODULES: tuple[str, ...] = (
+    "orchestrator.cli_users",
+    "orchestrator.cli_interchange",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
