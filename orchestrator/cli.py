@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each area adds its own sub-commands (`add_commands(sub)`), so the parser above stays readable.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("orchestrator.cli_control",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -73,6 +73,8 @@ class System:
 
     async def serve_dashboard(self, port: int, host: str = "127.0.0.1") -> str:
         """The operators' dashboard on HOST:PORT (0: any free port), fed by the run's events."""
+        from orchestrator.engine.control import Control
+        from orchestrator.web import api
         from orchestrator.web.app import serve_dashboard
         from orchestrator.web.hub import DashboardHub
 
@@ -80,7 +82,9 @@ class System:
             self.schedule, self.clock, secrets=self.secrets, plan=self.plan, destinations=self.runner.destinations
         )
         self.subscribe(hub)
-        web_runner, url = await serve_dashboard(hub, host=host, port=port)
+        control = Control(self.runner, self.media, self.journal, self.bus, self.clock)  # the control room's commands
+        extensions = [api.extension(api.ControlApi(control, hub, self.journal, self.media))]
+        web_runner, url = await serve_dashboard(hub, host=host, port=port, extensions=extensions)
         self.stack.push_async_callback(web_runner.cleanup)
         self.dashboard_url = url
         return url

@@ -24,6 +24,8 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from yarl import URL
 
+from orchestrator.web.auth import current_user
+from orchestrator.web.commands import calling_as
 from orchestrator.web.hub import DashboardHub
 
 log = structlog.get_logger(__name__)
@@ -107,7 +109,8 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
         await ws.send_str(_dumps({"type": "snapshot", "data": hub.snapshot()}))
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                reply = await hub.commands.handle_text(msg.data)
+                with calling_as(current_user(request)):  # commands check the caller's role
+                    reply = await hub.commands.handle_text(msg.data)
                 await ws.send_str(_dumps(hub.scrub(reply.to_json())))
     except ConnectionError:
         pass  # the page went away mid-send; the finally below forgets it
