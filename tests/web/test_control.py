@@ -147,7 +147,7 @@ async def test_extend_moves_the_end_and_every_later_action(two_sessions: Schedul
     planned_break = room.plan.action(brk).at
     room.start()
     await room.until(lambda: room.outcome(first) == "taken" and room.state("climate") == SessionState.LIVE)
-    with pytest.raises(ControlError, match="into the past|in the past"):
+    with pytest.raises(ControlError, match=r"(into|in) the past"):
         await room.control.extend("ana", "climate", -3 * 3600)
     await room.control.extend("ana", "climate", 600)
     changed = [e for e in room.events if isinstance(e, PlanChanged)]
@@ -180,9 +180,8 @@ async def test_take_skip_fallback_route_acknowledge_and_cancel(two_sessions: Sch
     fell = await c.fallback("ana", "climate")
     assert "mayor" in fell.detail
     skipped = await c.skip("ana", "climate")
-    assert (
-        room.outcome(mayor) == "skipped" and mayor in skipped.detail or room.plan.action(mayor).label in skipped.detail
-    )
+    gone = [a for a in (mayor, clip) if room.outcome(a) == "skipped"]  # mayor's, unless it was taken before the hold
+    assert len(gone) == 1 and room.plan.action(gone[0]).label in skipped.detail
     with pytest.raises(ControlError) as bad_lang:
         await c.route("ana", "climate", "fr", "floor")
     assert bad_lang.value.status == 422
@@ -204,7 +203,6 @@ async def test_take_skip_fallback_route_acknowledge_and_cancel(two_sessions: Sch
     assert all(
         r.outcome == "skipped" for a, r in snap.results.items() if a.startswith("dialogue/") and a != "dialogue/end"
     )
-    assert room.outcome(clip) in ("taken", "skipped")
     commands = [(o.who, o.command) for o in snap.overrides]
     assert commands == [
         ("ana", "hold"),
