@@ -282,8 +282,8 @@ class ControlApi:
         if sid not in self.control.runner.plan.cue_sheets:
             return _error(404, f"no session '{sid}' in this run")
         jpeg = self.media.thumbnail(sid)
-        if jpeg is None:
-            return _error(404, f"session '{sid}' has no programme picture yet")
+        if jpeg is None:  # not an error: the programme has not made its first picture yet
+            return web.Response(status=204, headers={hdrs.CACHE_CONTROL: "no-store"})
         return web.Response(body=jpeg, content_type="image/jpeg", headers={hdrs.CACHE_CONTROL: "no-store"})
 
     @requires(Role.VIEWER)

@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from orchestrator.engine.control import Control
 from orchestrator.engine.journal import SqliteJournal
 from orchestrator.engine.ports import IngestTarget, PreparedDestination
 from orchestrator.engine.runner import Runner, RunnerSettings
 from orchestrator.planning.plan import plan
 from orchestrator.rehearsal import rehearsal_clock
 from orchestrator.schedule.loader import load_schedule
+from orchestrator.web import api
 from orchestrator.web.app import serve_dashboard
 from orchestrator.web.hub import DashboardHub
-from tests.engine.doubles import RecordingMediaPlane, RecordingPlatform
+from tests.engine.doubles import RecordingPlatform
+from tests.web.control_doubles import OperatorMediaDouble
 
 playwright_api = pytest.importorskip("playwright.async_api")
 expect = playwright_api.expect
@@ -66,14 +69,17 @@ async def test_the_dashboard_follows_a_run(tmp_path: Path) -> None:
                 schedule,
                 the_plan,
                 clock=clock,
-                media=RecordingMediaPlane(clock),
+                media=OperatorMediaDouble(clock),
                 platforms={d.id: KeyedPlatform() for d in schedule.destinations},
                 journal=journal,
                 settings=RunnerSettings(cue_arm_lead_s=0.05),
             )
             hub = DashboardHub(schedule, clock, secrets=runner.bus.secrets, plan=the_plan)
             runner.bus.subscribe(hub)
-            app_runner, url = await serve_dashboard(hub)
+            media = runner._media
+            assert isinstance(media, OperatorMediaDouble)
+            control_api = api.ControlApi(Control(runner, media, journal, runner.bus, clock), hub, journal, media)
+            app_runner, url = await serve_dashboard(hub, extensions=[api.extension(control_api)])
             run = asyncio.create_task(runner.run())
             try:
                 await page.goto(url)
