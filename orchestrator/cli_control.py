@@ -14,6 +14,7 @@ import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orchestrator.engine.control import as_run, as_run_csv
 from orchestrator.engine.journal import SqliteJournal
@@ -45,15 +46,28 @@ def find_journal(where: Path, event: str | None = None) -> Path:
     raise JournalNotFound(f"{where}: several events' journals ({names}); choose one with --event")
 
 
+def _zone(name: str | None) -> ZoneInfo | None:
+    return ZoneInfo(name) if name else None
+
+
 def cmd_as_run(args: argparse.Namespace) -> int:
     try:
+        _zone(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"as-run: unknown time zone {args.timezone!r} (e.g. Asia/Seoul)", file=sys.stderr)
+        return 2
+    try:
         path = find_journal(Path(args.where), args.event)
-        journal = SqliteJournal(path)
-    except (JournalNotFound, sqlite3.Error) as exc:
+    except JournalNotFound as exc:
         print(f"as-run: {exc}", file=sys.stderr)
         return 2
     try:
-        rows = as_run(journal)
+        journal = SqliteJournal(path)
+    except sqlite3.Error as exc:
+        print(f"as-run: {path}: not a summit journal ({exc})", file=sys.stderr)
+        return 2
+    try:
+        rows = as_run(journal, _zone(args.timezone))
     except sqlite3.Error as exc:
         print(f"as-run: {path}: not a summit journal ({exc})", file=sys.stderr)
         return 2
@@ -77,5 +91,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("where", metavar="RUN_DIR_OR_STATE", help="a run directory, a state directory or a journal file")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("--event", metavar="ID", help="the event whose journal to read, in a state directory of several")
+    p.add_argument(
+        "--timezone", metavar="ZONE", help="show times in this zone (e.g. Asia/Seoul; default: as journalled, UTC)"
+    )
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
     p.set_defaults(func=cmd_as_run)

@@ -26,7 +26,7 @@ import io
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 import structlog
@@ -497,8 +497,20 @@ class AsRunSource(Protocol):
     def alerts(self) -> list[AlertRecord]: ...
 
 
-def as_run(journal: AsRunSource) -> list[AsRunRow]:
-    """Everything the journal holds, in the order it happened; every text masked once more."""
+def as_run(journal: AsRunSource, tz: tzinfo | None = None) -> list[AsRunRow]:
+    """Everything the journal holds, in the order it happened, its times in `tz` (the event's time
+    zone, so the log reads like the schedule; as journalled when None); every text masked once more."""
+    rows = _as_run(journal)
+    if tz is None:
+        return rows
+
+    def local(iso: str | None) -> str | None:
+        return _instant(iso).astimezone(tz).isoformat(timespec="milliseconds") if iso else iso
+
+    return [replace(r, at=local(r.at) or r.at, scheduled=local(r.scheduled), executed=local(r.executed)) for r in rows]
+
+
+def _as_run(journal: AsRunSource) -> list[AsRunRow]:
     rows: list[AsRunRow] = []
     for a in journal.actions():
         bits = [f"{k}: {a.detail[k]}" for k in ("error", "why", "fallback") if a.detail.get(k)]

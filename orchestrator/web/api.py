@@ -254,7 +254,7 @@ class ControlApi:
     @requires(Role.VIEWER)
     async def as_run(self, request: web.Request) -> web.Response:
         fmt = request.query.get("format", "json")
-        rows = as_run(self.journal)
+        rows = as_run(self.journal, self.hub.tz)
         if fmt == "csv":
             name = f"{self.hub.schedule.event.id}-as-run.csv"
             return web.Response(

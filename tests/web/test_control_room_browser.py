@@ -158,7 +158,7 @@ async def test_an_operator_takes_over_a_rehearsal(tmp_path: Path) -> None:
                     ]
                     assert any(r["what"] == "alert:warning" and "low bitrate" in r["detail"] for r in rows)
                     stop = next(r for r in rows if r["id"] == "main/end")
-                    assert stop["outcome"] == "ok" and stop["scheduled"].startswith("2021-09-01T01:35:00")
+                    assert stop["outcome"] == "ok" and stop["scheduled"].startswith("2021-09-01T10:35:00.000+09:00")
                     assert problems == []
                 finally:
                     if not run.done():
