@@ -219,3 +219,22 @@ def test_no_body_gets_a_server_error(api_thread: _ServerThread, path: str, sessi
     assert resp.status in (200, 400, 404, 409, 413, 422), (target, body, resp.status, payload[:200])
     if resp.status != 200:
         assert json.loads(payload)["status"] == resp.status
+
+
+async def test_a_viewer_is_refused_a_command_over_the_websocket(two_sessions: Schedule, tmp_path: Path) -> None:
+    """The access middleware (h7) says who is calling; over the WebSocket the command itself checks
+    the role, through `calling_as` (what the /ws handler wraps each message in)."""
+    from orchestrator.web.auth import User
+    from orchestrator.web.commands import calling_as
+
+    room = Room(two_sessions, tmp_path)
+    hub, control_api = make_api(room, two_sessions)
+    control_api.register_commands(hub.commands)
+    with calling_as(User("vera", Role.VIEWER)):
+        reply = await hub.commands.handle_text(json.dumps({"id": 1, "command": "hold", "args": {"session": "climate"}}))
+    assert not reply.ok and reply.error == "hold: needs the operator role; vera is a viewer"
+    with calling_as(User("otto", Role.OPERATOR)):
+        reply = await hub.commands.handle_text(json.dumps({"id": 2, "command": "hold", "args": {"session": "climate"}}))
+    assert not reply.ok and "is scheduled" in (reply.error or "")  # allowed, then refused by the run's state
+    assert [(r.who, r.outcome) for r in room.journal.overrides()] == [("otto", "refused")]
+    room.journal.close()
