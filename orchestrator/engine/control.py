@@ -338,6 +338,16 @@ class Control:
     def held(self) -> frozenset[str]:
         return frozenset(self._holds)
 
+    def next_cue(self, session: str) -> Cue | None:
+        """The session's next segment to take the programme (the preview shows it)."""
+        taken = self._taken(session)
+        upcoming = [
+            a
+            for a in self.runner.plan.for_session(session)
+            if a.kind == ActionKind.CUE and a.cue is not None and a.id not in taken and not self._skipped(a.id)
+        ]
+        return min(upcoming, key=Action.sort_key).cue if upcoming else None
+
     # ------------------------------------------------------------------ checks and records
 
     def _session(self, session: str) -> SessionState:

@@ -235,6 +235,9 @@ class OperatorMedia(Protocol):
     def thumbnail(self, session_id: str) -> bytes | None:
         """The programme's latest picture as a small JPEG (about one a second), None without one."""
 
+    def preview(self, cue: Cue) -> bytes | None:
+        """What a cue will show, as a small JPEG (blocking: off the event loop)."""
+
     def meters(self, session_id: str) -> list[Meter]: ...
 
     def output_stats(self, session_id: str) -> list[OutputStats]:

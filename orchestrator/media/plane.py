@@ -22,10 +22,12 @@ from PIL import Image
 from orchestrator.clock import Clock
 from orchestrator.engine.ports import CueApplied, Meter, OutputReport, OutputSpec, OutputStats
 from orchestrator.media import process_writer
-from orchestrator.media.clip import check_clip
+from orchestrator.media.clip import ClipError, ClipReader, check_clip
+from orchestrator.media.frames import Fitter
 from orchestrator.media.programme import LiveSources, Programme
 from orchestrator.media.settings import AUDIO_RATE, MediaSettings
-from orchestrator.planning.cues import Cue, CueSheet, VideoKind
+from orchestrator.media.slate import SlateRenderer
+from orchestrator.planning.cues import Cue, CueSheet, Slate, VideoKind
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +53,7 @@ class AvMediaPlane:
         # Opening clips ahead of their cue; two workers so one slow file does not hold up another.
         self._preroll = ThreadPoolExecutor(max_workers=2, thread_name_prefix="preroll")
         self._thumbnails: dict[str, tuple[int, bytes]] = {}  # operator overrides: the latest JPEG per session
+        self._previews: dict[str, tuple[Cue, bytes]] = {}  # operator overrides: each next cue's picture
 
     async def prepare(self, cue_sheet: CueSheet) -> list[str]:
         loop = asyncio.get_running_loop()
@@ -159,6 +162,36 @@ class AvMediaPlane:
         out = io.BytesIO()
         Image.fromarray(rgb).save(out, format="JPEG", quality=70)
         self._thumbnails[session_id] = (index, out.getvalue())
+        return out.getvalue()
+
+    def preview(self, cue: Cue) -> bytes | None:
+        """What `cue` will show, as a 320x180 JPEG (blocks: call it off the event loop): its slate,
+        its clip's first picture, or for a live source the card its fallback would show; cached per
+        cue id. None when the clip cannot be read."""
+        cached = self._previews.get(cue.id)
+        if cached is not None and cached[0] == cue:
+            return cached[1]
+        width, height = self.settings.width, self.settings.height
+        video = cue.video
+        frame = None
+        if video.kind == VideoKind.CLIP and video.clip_path:
+            try:
+                reader = ClipReader(video.clip_path, Fitter(width, height), video.clip_offset_s)
+            except ClipError:
+                return None
+            try:
+                frame = reader.video_at(video.clip_offset_s)
+            finally:
+                reader.close()
+        else:
+            slate = video.slate or Slate(cue.label)
+            frame = SlateRenderer(width, height).frame(slate, cue.at)
+        if frame is None:
+            return None
+        out = io.BytesIO()
+        rgb = frame.reformat(width=320, height=180, format="rgb24").to_ndarray()
+        Image.fromarray(rgb).save(out, format="JPEG", quality=70)
+        self._previews[cue.id] = (cue, out.getvalue())
         return out.getvalue()
 
     def meters(self, session_id: str) -> list[Meter]:

@@ -17,6 +17,7 @@ into calls and `ControlError`s into JSON errors:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -287,6 +288,17 @@ class ControlApi:
         return web.Response(body=jpeg, content_type="image/jpeg", headers={hdrs.CACHE_CONTROL: "no-store"})
 
     @requires(Role.VIEWER)
+    async def preview(self, request: web.Request) -> web.Response:
+        sid = request.match_info["session"]
+        if sid not in self.control.runner.plan.cue_sheets:
+            return _error(404, f"no session '{sid}' in this run")
+        cue = self.control.next_cue(sid)
+        jpeg = await asyncio.get_running_loop().run_in_executor(None, self.media.preview, cue) if cue else None
+        if jpeg is None:  # no segment left (or its clip cannot be read: the page says which)
+            return web.Response(status=204, headers={hdrs.CACHE_CONTROL: "no-store"})
+        return web.Response(body=jpeg, content_type="image/jpeg", headers={hdrs.CACHE_CONTROL: "no-store"})
+
+    @requires(Role.VIEWER)
     async def meters(self, request: web.Request) -> web.Response:
         sid = request.match_info["session"]
         if sid not in self.control.runner.plan.cue_sheets:
@@ -345,6 +357,8 @@ def routes(api: ControlApi | None) -> list[Route]:
         Route("GET", "/api/me", h("me"), None, MeResponse, V, "Who is calling, with which role"),
         Route("GET", "/metrics", h("metrics"), None, None, V, "Prometheus metrics", content="text/plain"),
         Route("GET", f"{S}/thumbnail.jpg", h("thumbnail"), None, None, V, "The programme's latest picture (about 1 fps)",
+              content="image/jpeg"),
+        Route("GET", f"{S}/preview.jpg", h("preview"), None, None, V, "What the next segment will show",
               content="image/jpeg"),
         Route("GET", f"{S}/meters", h("meters"), None, MetersResponse, V, "Loudness of every language programme (EBU R128)"),
         Route("POST", f"{S}/take", h("take"), TakeRequest, OverrideResponse, OP, "Take a source now"),

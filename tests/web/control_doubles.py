@@ -62,6 +62,9 @@ class OperatorMediaDouble(RecordingMediaPlane):
     def thumbnail(self, session_id: str) -> bytes | None:
         return None
 
+    def preview(self, cue: Cue) -> bytes | None:
+        return None
+
     def meters(self, session_id: str) -> list[Meter]:
         return []
 

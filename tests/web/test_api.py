@@ -138,6 +138,10 @@ async def test_as_run_metrics_and_websocket_commands_on_a_run(served: tuple[Room
         cue_count = next(s.value for s in families["summit_cue_lateness_ms"].samples if s.name.endswith("_count"))
         assert cue_count >= 1
         assert {"summit_alerts", "summit_participants", "summit_booths", "summit_output_reconnects"} <= set(families)
+        async with http.get(url + "/api/sessions/climate/preview.jpg") as resp:
+            assert resp.status == 204  # the run is over: no segment left to preview
+        async with http.get(url + "/api/sessions/nope/thumbnail.jpg") as resp:
+            assert resp.status == 404 and "no session 'nope'" in (await resp.json())["error"]
         async with http.get(url + "/api/me") as resp:
             assert await resp.json() == {"name": "local", "role": "admin", "via": "loopback", "loopback_only": True}
 

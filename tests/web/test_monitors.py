@@ -77,6 +77,20 @@ async def test_thumbnail_meters_and_withdraw_on_a_real_programme() -> None:
         assert [m.language for m in meters] == ["en", "ko"]
         assert all(m.momentary_lufs is None for m in meters)  # the slate is silent
         assert plane.current_cue("s1") is None  # nothing taken yet: the stand-by slate
+        # the preview of what a cue will show: its slate; a clip that cannot be read has none
+        card = plane.preview(later)
+        assert card is not None and plane.preview(later) is card  # drawn once per cue
+        with Image.open(io.BytesIO(card)) as img:
+            assert (img.format, img.size) == ("JPEG", (320, 180))
+        missing = Cue(
+            "s1/cue/clip",
+            later.at,
+            "clip",
+            "clip",
+            VideoSource(VideoKind.CLIP, clip_path="/nowhere/x.mp4"),
+            later.audio,
+        )
+        assert plane.preview(missing) is None
         assert plane.fallback_cue("s1", "x", clock.now()) is None
     finally:
         await plane.close()

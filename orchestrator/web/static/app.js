@@ -340,15 +340,34 @@
   function refreshMonitors() {
     if (!snap || !snap.programme || document.hidden) return;
     const sid = snap.programme.session;
-    const img = $("programme-img");
-    // fetched rather than pointed at: 204 (no picture yet) keeps the last one, and the picture goes
-    // in as a data: URL, which the page's CSP allows
-    fetch(`/api/sessions/${enc(sid)}/thumbnail.jpg`, { cache: "no-store", credentials: "same-origin" })
+    loadPicture($("programme-img"), `/api/sessions/${enc(sid)}/thumbnail.jpg`, sid, false);
+    // the preview changes only when the next segment does
+    const nextId = snap.programme.next ? snap.programme.next.id : "";
+    const prev = $("preview-img");
+    if (prev.dataset.cue !== nextId || !nextId) {
+      prev.dataset.cue = nextId;
+      if (nextId) loadPicture(prev, `/api/sessions/${enc(sid)}/preview.jpg`, sid, true);
+      else { prev.hidden = true; $("preview-card").hidden = false; }
+    }
+  }
+
+  // Fetched rather than pointed at: 204 (no picture) keeps the last one, and the picture goes in as
+  // a data: URL, which the page's CSP allows.
+  function loadPicture(img, path, sid, toggleCard) {
+    fetch(path, { cache: "no-store", credentials: "same-origin" })
       .then((r) => (r.status === 200 ? r.blob() : null))
       .then((blob) => {
-        if (!blob) return;
+        if (!blob) {
+          if (toggleCard) { img.hidden = true; $("preview-card").hidden = false; }
+          return;
+        }
         const reader = new FileReader();
-        reader.onload = () => { img.src = reader.result; img.dataset.session = sid; img.dataset.at = String(Date.now()); };
+        reader.onload = () => {
+          img.src = reader.result;
+          img.dataset.session = sid;
+          img.dataset.at = String(Date.now());
+          if (toggleCard) { img.hidden = false; $("preview-card").hidden = true; }
+        };
         reader.readAsDataURL(blob);
       })
       .catch(() => {});
