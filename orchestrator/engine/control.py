@@ -21,6 +21,7 @@ log says who tried what.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -97,6 +98,11 @@ class Outcome:
 class _Hold:
     paused: list[str] = field(default_factory=list)  # jobs paused in the scheduler
     withdrawn: list[Action] = field(default_factory=list)  # cues taken back from the programme
+    watch: asyncio.TimerHandle | None = None  # until the planned end passes (an overrun)
+
+    def close(self) -> None:
+        if self.watch is not None:
+            self.watch.cancel()
 
 
 class Control:
@@ -163,6 +169,7 @@ class Control:
                 if self.media.withdraw(session, cue.id):
                     hold.withdrawn.append(cue)
             self._holds[session] = hold
+            self._watch_overrun(session)
             held = len(hold.paused) + len(hold.withdrawn)
             return self._done(who, "hold", session, {}, f"held {held} automatic actions; the programme stays")
 
@@ -172,6 +179,7 @@ class Control:
             hold = self._holds.pop(session, None)
             if hold is None:
                 raise ControlError(409, f"session '{session}' is not held: nothing to resume")
+            hold.close()
             now = self.clock.now()
             plan = self.runner.plan
             paused = [plan.action(i) for i in hold.paused if not self.runner.is_done(i)]
@@ -232,6 +240,8 @@ class Control:
             hold = self._holds.get(session)
             if hold is not None:
                 hold.withdrawn = [moved.get(c.id, c) for c in hold.withdrawn]
+                hold.close()
+                self._watch_overrun(session)  # the end it waits for moved
             end = new_end.astimezone(self.runner.schedule.event.tz).strftime("%H:%M:%S")
             return self._done(who, command, session, args, f"ends at {end} now; {len(moved)} actions moved")
 
@@ -308,7 +318,9 @@ class Control:
                 raise ControlError(
                     409, f"session '{session}' is {state.value}: only a session not yet on air is cancelled"
                 )
-            self._holds.pop(session, None)
+            cancelled_hold = self._holds.pop(session, None)
+            if cancelled_hold is not None:
+                cancelled_hold.close()
             prepared = {did for (sid, did) in self.runner.snapshot().outputs if sid == session}
             closing: list[str] = []
             for a in self._pending(session, include_paused=True):
@@ -338,6 +350,18 @@ class Control:
     def held(self) -> frozenset[str]:
         return frozenset(self._holds)
 
+    def _watch_overrun(self, session: str) -> None:
+        """While held, the session's planned end passing makes it an overrun (the lamp says so)."""
+        hold = self._holds.get(session)
+        if hold is None:
+            return
+        end = self.runner.plan.cue_sheets[session].end
+        left = self.clock.to_wall(end) - self.clock.to_wall(self.clock.now())
+        if left > 0:
+            hold.watch = asyncio.get_running_loop().call_later(left + 0.01, self._watch_overrun, session)
+        elif self.runner.mark_overrun(session):
+            log.warning("session_overrun", session=session, planned_end=end.isoformat())
+
     def next_cue(self, session: str) -> Cue | None:
         """The session's next segment to take the programme (the preview shows it)."""
         taken = self._taken(session)
@@ -352,10 +376,13 @@ class Control:
 
     def _session(self, session: str) -> SessionState:
         try:
-            return self.runner.session_state(session)
+            state = self.runner.session_state(session)
         except KeyError:
             known = ", ".join(sorted(self.runner.plan.cue_sheets)) or "none"
             raise ControlError(404, f"no session '{session}' in this run (it runs: {known})") from None
+        if not self.runner.running:
+            raise ControlError(409, "the run is not under way (not started yet, or over): nothing to override")
+        return state
 
     def _programme(self, session: str, what: str) -> CueSheet:
         state = self._session(session)

@@ -445,6 +445,15 @@ class Runner:
     # Called by orchestrator.engine.control (which validates, journals and announces the command);
     # each works on the scheduler's jobs and the plan, never on a job that is running.
 
+    @property
+    def running(self) -> bool:
+        """The run has started and not finished (commands make sense only then)."""
+        return (
+            self._scheduler is not None
+            and self._scheduler.running
+            and not (self._all_done is not None and self._all_done.is_set())
+        )
+
     def session_state(self, sid: str) -> SessionState:
         machine = self._machines.get(sid)
         if machine is None:
@@ -513,6 +522,13 @@ class Runner:
             and self._journal.done(action_id(ActionKind.ATTACH_OUTPUT, sid, did))
             and not self.is_done(action_id(ActionKind.END_BROADCAST, sid, did))
         )
+
+    def mark_overrun(self, sid: str) -> bool:
+        """The session is still on air past its planned end (an operator holds it)."""
+        if self._machines[sid].state != SessionState.LIVE:
+            return False
+        self._move(sid, SessionState.OVERRUN)
+        return True
 
     async def restart_output(self, sid: str, did: str) -> OutputReport:
         """Close one destination's output and open it again on the same ingest."""

@@ -73,7 +73,7 @@ async def test_errors_are_json_and_say_why(served: tuple[Room, str]) -> None:
     _room, url = served
     async with aiohttp.ClientSession() as http:
         cases = [
-            ("/api/sessions/climate/hold", b"", 409, "is scheduled"),
+            ("/api/sessions/climate/hold", b"", 409, "not under way"),
             ("/api/sessions/nope/hold", b"", 404, "no session 'nope'"),
             ("/api/sessions/climate/extend", b"{not json", 400, "not valid JSON"),
             ("/api/sessions/climate/extend", b"[1]", 400, "JSON object"),
@@ -239,6 +239,40 @@ async def test_a_viewer_is_refused_a_command_over_the_websocket(two_sessions: Sc
     assert not reply.ok and reply.error == "hold: needs the operator role; vera is a viewer"
     with calling_as(User("otto", Role.OPERATOR)):
         reply = await hub.commands.handle_text(json.dumps({"id": 2, "command": "hold", "args": {"session": "climate"}}))
-    assert not reply.ok and "is scheduled" in (reply.error or "")  # allowed, then refused by the run's state
+    assert not reply.ok and "not under way" in (reply.error or "")  # allowed, then refused by the run's state
     assert [(r.who, r.outcome) for r in room.journal.overrides()] == [("otto", "refused")]
+    room.journal.close()
+
+
+_COMMANDS = [
+    "take",
+    "hold",
+    "resume",
+    "extend",
+    "shorten",
+    "skip",
+    "fallback",
+    "route",
+    "restart_output",
+    "cancel",
+    "acknowledge",
+]
+_args = st.dictionaries(
+    st.sampled_from(["session", "language", "destination", "alert", "seconds", "source", "segment", "mode", "x"]),
+    _json_values,
+    max_size=5,
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(_COMMANDS), args=_args)
+def test_no_websocket_command_breaks_the_router(
+    two_sessions: Schedule, tmp_path: Path, command: str, args: dict[str, Any]
+) -> None:
+    room = Room(two_sessions, tmp_path)
+    hub, control_api = make_api(room, two_sessions)
+    control_api.register_commands(hub.commands)
+    reply = asyncio.run(hub.commands.handle_text(json.dumps({"id": 1, "command": command, "args": args})))
+    assert not reply.ok and isinstance(reply.error, str) and reply.error  # nothing runs: every one is refused
+    assert "failed:" not in reply.error, reply.error  # refused with a reason, not an unexpected exception
     room.journal.close()

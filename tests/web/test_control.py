@@ -75,9 +75,14 @@ class Room:
 async def test_refusals_name_the_reason_and_are_journalled(two_sessions: Schedule, tmp_path: Path) -> None:
     room = Room(two_sessions, tmp_path)
     c = room.control
+    with pytest.raises(ControlError, match="the run is not under way") as early:
+        await c.hold("ana", "climate")
+    assert early.value.status == 409
+    room.start()
+    await room.until(lambda: room.runner.running)
     refusals = [
         (c.hold("ana", "nope"), 404, "no session 'nope'"),
-        (c.hold("ana", "climate"), 409, "is scheduled"),
+        (c.hold("ana", "climate"), 409, "its programme is not running"),
         (c.resume("ana", "climate"), 409, "not held"),
         (c.extend("ana", "climate", 300), 409, "only a session on air"),
         (c.take("ana", "climate", "standby"), 409, "programme is not running"),
@@ -89,13 +94,16 @@ async def test_refusals_name_the_reason_and_are_journalled(two_sessions: Schedul
         with pytest.raises(ControlError) as caught:
             await call
         assert caught.value.status == status and words in caught.value.message
+    assert room.task is not None
+    room.task.cancel()
     records = room.journal.overrides()
-    assert [(r.who, r.command, r.outcome) for r in records][:3] == [
+    assert [(r.who, r.command, r.outcome) for r in records][:4] == [
+        ("ana", "hold", "refused"),
         ("ana", "hold", "refused"),
         ("ana", "hold", "refused"),
         ("ana", "resume", "refused"),
     ]
-    assert "no session 'nope'" in (records[0].detail or "")
+    assert "no session 'nope'" in (records[1].detail or "")
     assert not [e for e in room.events if isinstance(e, OverrideApplied)]  # nothing refused is announced
 
 
@@ -114,7 +122,7 @@ async def test_hold_stops_the_changeovers_and_resume_shows_what_is_due(two_sessi
     await asyncio.sleep(max(0.0, end_wall - time.time()) + 0.3)
     assert [room.outcome(i) for i in (clip, brk, closing)] == [None, None, None]
     assert room.outcome(mayor) == mayor_before
-    assert room.state("climate") == SessionState.LIVE and room.outcome("climate/end") is None
+    assert room.state("climate") == SessionState.OVERRUN and room.outcome("climate/end") is None
     assert ("stop", "climate") not in [(w, t) for w, t, _ in room.media.calls]
     await room.control.resume("bo", "climate")
     await room.finish()
