@@ -48,10 +48,11 @@ log = structlog.get_logger(__name__)
 PROGRAMME_STATES = (SessionState.STANDBY, SessionState.LIVE, SessionState.OVERRUN)  # a programme is running
 ON_AIR_STATES = (SessionState.LIVE, SessionState.OVERRUN)
 BEFORE_AIR_STATES = (SessionState.SCHEDULED, SessionState.PREPARING, SessionState.STANDBY)
-# What a hold stops: every automatic changeover of the session, not its preparation.
+# What a hold stops: every automatic changeover of the session, not its preparation. A
+# destination's go-live is not held itself: it waits for the session's on-air (the plan says so),
+# and once the session is on air its platforms must follow.
 _HELD_KINDS = (
     ActionKind.ON_AIR,
-    ActionKind.GO_LIVE,
     ActionKind.CUE,
     ActionKind.END_BROADCAST,
     ActionKind.STOP_PROGRAMME,

@@ -393,6 +393,10 @@ def extension(api: ControlApi) -> Callable[[web.Application], None]:
 
 # ---------------------------------------------------------------------- OpenAPI
 
+WS_COMMANDS = (
+    "take", "hold", "resume", "extend", "shorten", "skip", "fallback", "route", "restart_output", "cancel", "acknowledge",
+)  # fmt: skip
+
 
 def openapi_document(title: str = "summit") -> dict[str, Any]:
     """OpenAPI 3.1, generated from the route table and the pydantic models' JSON schemas."""
@@ -447,7 +451,16 @@ def openapi_document(title: str = "summit") -> dict[str, Any]:
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": f"{title}: summit orchestrator control API", "version": "1"},
+        "info": {
+            "title": f"{title}: summit orchestrator control API",
+            "version": "1",
+            "description": (
+                "GET /ws (WebSocket) pushes the state (the same snapshot as /api/state) and takes the same "
+                'commands: {"id": 1, "command": "hold", "args": {"session": "s1"}} — the path\'s parts '
+                "(session, language, destination, alert) go in args with the body's fields; commands: "
+                + ", ".join(WS_COMMANDS)
+            ),
+        },
         "paths": paths,
         "components": {
             "schemas": schemas,

@@ -276,3 +276,12 @@ def test_no_websocket_command_breaks_the_router(
     assert not reply.ok and isinstance(reply.error, str) and reply.error  # nothing runs: every one is refused
     assert "failed:" not in reply.error, reply.error  # refused with a reason, not an unexpected exception
     room.journal.close()
+
+
+def test_the_websocket_commands_are_the_documented_ones(two_sessions: Schedule, tmp_path: Path) -> None:
+    room = Room(two_sessions, tmp_path)
+    hub, control_api = make_api(room, two_sessions)
+    control_api.register_commands(hub.commands)
+    assert set(hub.commands.names) - {"ping", "snapshot"} == set(api.WS_COMMANDS)
+    assert all(name in api.openapi_document()["info"]["description"] for name in api.WS_COMMANDS)
+    room.journal.close()

@@ -486,7 +486,8 @@
       $("next-what").replaceChildren(
         h("span", { class: `change ${next.change}` }, next.change === "on_air" ? "ON AIR" : "OFF AIR"),
         `${t.main}${t.alt ? ` / ${t.alt}` : ""}`,
-        h("span", { class: "dim" }, ` at ${hhmm(next.at)}`));
+        h("span", { class: "dim" }, ` at ${hhmm(next.at)}`),
+        (snap.held || []).includes(next.session) ? h("span", { class: "held-badge" }, "HELD") : null);
     } else {
       cd.textContent = "--:--";
       cd.classList.remove("soon");
