@@ -235,10 +235,16 @@ class Control:
                 {**plan.cue_sheets, session: new_sheet},
             )
             self.runner.replace_plan(new_plan, list(moved.values()), f"{command} {session} by {abs(seconds):g} s")
-            for a in moved.values():  # a cue already handed to the programme is handed again, at its new time
-                if a.kind == ActionKind.CUE and a.cue is not None and self.runner.is_done(a.id):
-                    self.media.arm(session, a.cue)
             hold = self._holds.get(session)
+            withdrawn = {c.id for c in hold.withdrawn} if hold is not None else set()
+            for a in moved.values():  # a cue already handed to the programme is handed again, at its new time
+                if (
+                    a.kind == ActionKind.CUE
+                    and a.cue is not None
+                    and self.runner.is_done(a.id)
+                    and a.id not in withdrawn
+                ):
+                    self.media.arm(session, a.cue)
             if hold is not None:
                 hold.withdrawn = [moved.get(c.id, c) for c in hold.withdrawn]
                 hold.close()

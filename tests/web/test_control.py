@@ -157,7 +157,10 @@ async def test_extend_moves_the_end_and_every_later_action(two_sessions: Schedul
     await room.until(lambda: room.outcome(first) == "taken" and room.state("climate") == SessionState.LIVE)
     with pytest.raises(ControlError, match=r"(into|in) the past"):
         await room.control.extend("ana", "climate", -3 * 3600)
+    await room.control.hold("ana", "climate")
     await room.control.extend("ana", "climate", 600)
+    assert not set(room.media.withdrawn) & set(room.media.armed)  # what the hold took back stays back
+    await room.control.resume("ana", "climate")
     changed = [e for e in room.events if isinstance(e, PlanChanged)]
     assert len(changed) == 1 and changed[0].plan.cue_sheets["climate"].end == planned_end.replace() + _minutes(10)
     await room.finish()
