@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from orchestrator.schedule.model import Schedule
@@ -284,4 +285,35 @@ def test_the_websocket_commands_are_the_documented_ones(two_sessions: Schedule, 
     control_api.register_commands(hub.commands)
     assert set(hub.commands.names) - {"ping", "snapshot"} == set(api.WS_COMMANDS)
     assert all(name in api.openapi_document()["info"]["description"] for name in api.WS_COMMANDS)
+    room.journal.close()
+
+
+def test_metrics_count_participants_booths_alerts_and_held_sessions(two_sessions: Schedule, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from orchestrator.engine.events import AlertRaised, BoothChanged, ParticipantChanged
+
+    room = Room(two_sessions, tmp_path)
+    hub, control_api = make_api(room, two_sessions)
+    at = datetime(2020, 6, 3, 1, 0, tzinfo=UTC)
+    for person, role, state in (
+        ("diamond", "speaker", "on_air"),
+        ("kim", "interpreter", "green_room"),
+        ("lee", "interpreter", "green_room"),
+    ):
+        hub(ParticipantChanged(person, role, state, at))
+    hub(ParticipantChanged("diamond", "speaker", "dropped", at))  # the latest state counts
+    hub(BoothChanged("ko-en", "climate", "kim", "lee", at, at))
+    hub(AlertRaised("error", "x", None, None, at))
+    hub(AlertRaised("warning", "y", None, None, at))
+    families = {f.name: f for f in text_string_to_metric_families(generate_latest(control_api.registry).decode())}
+    people = {(s.labels["role"], s.labels["state"]): s.value for s in families["summit_participants"].samples}
+    assert people == {("speaker", "dropped"): 1.0, ("interpreter", "green_room"): 2.0}
+    booths = {s.labels["on_duty"]: s.value for s in families["summit_booths"].samples}
+    assert booths == {"yes": 1.0, "no": 0.0}
+    alerts = {s.labels["level"]: s.value for s in families["summit_alerts"].samples if s.name == "summit_alerts_total"}
+    assert alerts == {"error": 1.0, "warning": 1.0, "info": 0.0}
+    assert families["summit_alerts_unacknowledged"].samples[0].value == 2.0
+    pending = families["summit_actions_pending"].samples[0].value
+    assert pending == len(room.plan.actions)
     room.journal.close()

@@ -422,7 +422,10 @@
 
   function whoAmI() {
     fetch("/api/me", { cache: "no-store", credentials: "same-origin" })
-      .then((r) => (r.ok ? r.json() : null))
+      .then((r) => {
+        $("signin-banner").hidden = r.status !== 401; // signed out (a session expired): say so, link to sign in
+        return r.ok ? r.json() : null;
+      })
       .then((data) => {
         me = data;
         $("user").textContent = data ? `${data.name} · ${data.role}` : "";
