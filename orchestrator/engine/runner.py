@@ -531,9 +531,12 @@ class Runner:
         return True
 
     async def restart_output(self, sid: str, did: str) -> OutputReport:
-        """Close one destination's output and open it again on the same ingest."""
+        """Close one destination's output and open it again. Its ingest is asked again of the
+        (idempotent) adapter: a platform hands back the same broadcast's, a file continues in a
+        `.partN` recording rather than starting the first one over."""
         report = await self._media.detach_output(sid, did)
         self.bus.publish(OutputDetached(sid, did, self.clock.now(), report.frames, report.bytes, tuple(report.errors)))
+        await self._prepare_broadcast(action_id(ActionKind.PREPARE_BROADCAST, sid, did), sid, did)
         await self._attach(sid, did)
         return report
 

@@ -198,6 +198,12 @@ async def test_take_skip_fallback_route_acknowledge_and_cancel(two_sessions: Sch
     assert bad_lang.value.status == 422
     await c.route("ana", "climate", "en", "floor")
     assert room.media.routes == [("climate", "en", "floor")]
+    await room.until(lambda: room.runner.attached("climate", "rec-ko"))
+    restarted = await c.restart_output("ana", "climate", "rec-ko")
+    assert restarted.detail.startswith("rec-ko restarted")
+    calls = [(w, t) for w, t, _ in room.media.calls]
+    assert calls.count(("attach", "climate/rec-ko")) == 2 and ("detach", "climate/rec-ko") in calls
+    assert room.runner.attached("climate", "rec-ko")
     room.runner.bus.alert("warning", "rec-en is slow")
     await asyncio.sleep(0)
     await c.acknowledge("bo", 1)
@@ -222,6 +228,7 @@ async def test_take_skip_fallback_route_acknowledge_and_cancel(two_sessions: Sch
         ("ana", "fallback"),
         ("ana", "skip"),
         ("ana", "route"),
+        ("ana", "restart_output"),
         ("bo", "acknowledge"),
         ("ana", "cancel"),
         ("ana", "resume"),

@@ -168,6 +168,10 @@ async def test_an_operator_takes_over_a_rehearsal(tmp_path: Path) -> None:
                     await alert.locator("button.ack").click()
                     await expect(alert.locator(".acked-by")).to_have_text("✓ local", timeout=5000)
 
+                    # restart the Korean recording: it goes on in a second file, the first one is kept
+                    await page.click('#destinations [data-restart="rec-ko"]')
+                    await expect(page.locator("#command-result")).to_contain_text("rec-ko restarted", timeout=5000)
+
                     # extend by five minutes: the scheduled end moves
                     await expect(page.locator("#onair-meta")).to_have_text("scheduled end 10:30", timeout=5000)
                     await page.click("#btn-extend-5")
@@ -194,6 +198,7 @@ async def test_an_operator_takes_over_a_rehearsal(tmp_path: Path) -> None:
                         ("local", "hold", "ok"),
                         ("local", "take", "ok"),
                         ("local", "acknowledge", "ok"),
+                        ("local", "restart_output", "ok"),
                         ("local", "extend", "ok"),
                         ("local", "resume", "ok"),
                     ]
@@ -209,6 +214,9 @@ async def test_an_operator_takes_over_a_rehearsal(tmp_path: Path) -> None:
             await browser.close()
 
     assert recordings[("main", "yt-en")]  # the emulator says which recording was the broadcast's
+    korean = sorted(p.name for p in (tmp_path / "recordings").rglob("*.flv") if "rec-ko" in p.name)
+    assert korean == ["rec-ko.flv", "rec-ko.part2.flv"], korean
+    assert all(recorded_pictures(p) for p in (tmp_path / "recordings").rglob("rec-ko*.flv"))
     docs = ROOT / "docs" / "dashboard.png"
     if not docs.exists():
         shutil.copy(shot, docs)
