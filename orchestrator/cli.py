@@ -269,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
 _COMMAND_MODULES: tuple[str, ...] = (
     "orchestrator.cli_users",
     "orchestrator.cli_interchange",
+    "orchestrator.cli_control",
 )
 
 

@@ -81,6 +81,8 @@ class System:
         """The operators' dashboard on HOST:PORT (0: any free port), fed by the run's events; who
         may reach it: `access` (default: no users, loopback only; its session key is kept beside
         the journal)."""
+        from orchestrator.engine.control import Control
+        from orchestrator.web import api
         from orchestrator.web.app import serve_dashboard
         from orchestrator.web.hub import DashboardHub
 
@@ -88,9 +90,15 @@ class System:
             self.schedule, self.clock, secrets=self.secrets, plan=self.plan, destinations=self.runner.destinations
         )
         self.subscribe(hub)
+        control = Control(self.runner, self.media, self.journal, self.bus, self.clock)  # the control room's commands
+        extensions = [api.extension(api.ControlApi(control, hub, self.journal, self.media))]
         access = access or AccessOptions()
         web_runner, url = await serve_dashboard(
-            hub, host=host or access.host, port=port, access=access.build(Path(self.journal.path).parent)
+            hub,
+            host=host or access.host,
+            port=port,
+            access=access.build(Path(self.journal.path).parent),
+            extensions=extensions,
         )
         self.stack.push_async_callback(web_runner.cleanup)
         self.dashboard_url = url

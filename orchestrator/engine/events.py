@@ -190,6 +190,30 @@ class FallbackChanged:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class OverrideApplied:
+    """An operator's command took effect (journalled before this is published): who, what, on which
+    session, with which arguments, and what it did (`detail`, masked). `seq` is the journal's."""
+
+    seq: int
+    who: str
+    command: str  # take | hold | resume | extend | skip | fallback | route | restart_output | cancel | acknowledge
+    session: str | None
+    args: Mapping[str, Any]
+    at: datetime
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PlanChanged:
+    """The plan was changed under the runner (an operator extended, shortened or cancelled a
+    session): observers replace theirs, results so far stay."""
+
+    plan: Plan
+    at: datetime
+    reason: str
+
+
 RunEvent = (
     RunStarted
     | RunFinished
@@ -205,6 +229,8 @@ RunEvent = (
     | BoothChanged
     | RouteChanged
     | FallbackChanged
+    | OverrideApplied
+    | PlanChanged
 )
 
 

@@ -196,3 +196,56 @@ class ReturnFeeds(Protocol):
     def return_feed(self, session_id: str, minus: str | None) -> tuple[Any, Any] | None: ...
 
     def floor_feed(self, session_id: str) -> Any | None: ...
+
+
+@dataclass(frozen=True)
+class Meter:
+    """One language programme's sound as it goes out: EBU R128 loudness (LUFS; None while too
+    little has been heard, -inf-like silence as None too) and the sample peak (dBFS)."""
+
+    language: str
+    momentary_lufs: float | None  # the last 400 ms
+    short_term_lufs: float | None  # the last 3 s
+    peak_dbfs: float | None
+
+
+@dataclass(frozen=True)
+class OutputStats:
+    destination_id: str
+    reconnects: int  # publisher restarts after a lost connection
+    bytes: int | None  # sent so far (None where the publisher runs in its own process and does not say)
+
+
+class OperatorMedia(Protocol):
+    """What the control room asks of the media plane beyond the runner's port (the media plane's
+    "operator overrides" block implements it)."""
+
+    def arm(self, session_id: str, cue: Cue) -> None: ...
+
+    def withdraw(self, session_id: str, cue_id: str) -> bool:
+        """Take an armed cue back before it is applied; False when it was not armed (or taken)."""
+
+    def current_cue(self, session_id: str) -> Cue | None:
+        """The cue on the programme now (None before the first, or with no programme)."""
+
+    def fallback_cue(self, session_id: str, cue_id: str, at: datetime) -> Cue | None:
+        """A cue that puts the live source's fallback on at `at` (its backup at the matching
+        offset, else its slate); None when what is on air is not a live source."""
+
+    def thumbnail(self, session_id: str) -> bytes | None:
+        """The programme's latest picture as a small JPEG (about one a second), None without one."""
+
+    def preview(self, cue: Cue) -> bytes | None:
+        """What a cue will show, as a small JPEG (blocking: off the event loop)."""
+
+    def meters(self, session_id: str) -> list[Meter]: ...
+
+    def output_stats(self, session_id: str) -> list[OutputStats]:
+        """The session's attached outputs as they run: reconnects, bytes out where known."""
+
+
+@runtime_checkable
+class LanguageRouter(Protocol):
+    """A language programme's sound: "auto" (what the schedule says), "floor", or a booth id."""
+
+    def route(self, session_id: str, language: str, mode: str) -> None: ...

@@ -31,6 +31,7 @@ from orchestrator.engine.events import (
     OutputAttached,
     OutputDetached,
     OutputPrepared,
+    PlanChanged,
     RunFinished,
     RunStarted,
     SessionStateChanged,
@@ -40,6 +41,7 @@ from orchestrator.engine.ports import (
     IngestTarget,
     Journal,
     MediaPlane,
+    OutputReport,
     OutputSpec,
     Platform,
     PreparedDestination,
@@ -438,6 +440,105 @@ class Runner:
                 applied.fallback,
             )
         )
+
+    # ------------------------------------------------------------------ operator hooks
+    # Called by orchestrator.engine.control (which validates, journals and announces the command);
+    # each works on the scheduler's jobs and the plan, never on a job that is running.
+
+    @property
+    def running(self) -> bool:
+        """The run has started and not finished (commands make sense only then)."""
+        return (
+            self._scheduler is not None
+            and self._scheduler.running
+            and not (self._all_done is not None and self._all_done.is_set())
+        )
+
+    def session_state(self, sid: str) -> SessionState:
+        machine = self._machines.get(sid)
+        if machine is None:
+            raise KeyError(sid)
+        return machine.state
+
+    def is_done(self, action_id_: str) -> bool:
+        event = self._finished.get(action_id_)
+        return event is not None and event.is_set()
+
+    def pending_job(self, action_id_: str) -> bool:
+        """The action still waits for its time in the scheduler (not run, not paused by a hold)."""
+        if self._scheduler is None or not self._scheduler.running:
+            return False
+        job = self._scheduler.get_job(action_id_)
+        return job is not None and job.next_run_time is not None
+
+    def pause_actions(self, ids: list[str]) -> list[str]:
+        """Hold these actions' jobs (they keep their time); returns the ids paused."""
+        assert self._scheduler is not None, "the run has not started"
+        paused = [i for i in ids if self.pending_job(i)]
+        for the_id in paused:
+            self._scheduler.pause_job(the_id)
+        log.info("runner_actions_paused", actions=paused)
+        return paused
+
+    def release_actions(self, ids: list[str]) -> None:
+        """Let held jobs run again: at their time, or at once when it passed while they were held."""
+        assert self._scheduler is not None, "the run has not started"
+        for the_id in ids:
+            if self._scheduler.get_job(the_id) is not None:
+                self._scheduler.resume_job(the_id)
+        log.info("runner_actions_released", actions=ids)
+
+    def skip_action(self, action_id_: str, why: str) -> None:
+        """Take an action out of the plan's run: its job goes, it is journalled as skipped."""
+        if self._scheduler is not None and self._scheduler.get_job(action_id_) is not None:
+            self._scheduler.remove_job(action_id_)
+        self._skip(self.plan.action(action_id_), why)
+
+    def run_now(self, action_id_: str) -> None:
+        """Run a pending action at once (e.g. a cancelled session's end actions)."""
+        if self._scheduler is not None and self._scheduler.get_job(action_id_) is not None:
+            self._scheduler.remove_job(action_id_)
+        self._spawn(self._execute(self.plan.action(action_id_)))
+
+    def replace_plan(self, new_plan: Plan, moved: list[Action], reason: str) -> None:
+        """Swap in a changed plan (same action ids); the jobs of `moved` actions take their new time."""
+        self.plan = new_plan
+        for action in moved:
+            if self._scheduler is None or self._scheduler.get_job(action.id) is None:
+                continue
+            paused = self._scheduler.get_job(action.id).next_run_time is None
+            self._scheduler.modify_job(action.id, args=(action,))
+            self._scheduler.reschedule_job(
+                action.id, trigger=DateTrigger(run_date=datetime.fromtimestamp(self.due_wall(action), UTC))
+            )
+            if paused:  # rescheduling wakes a job up: a held one stays held
+                self._scheduler.pause_job(action.id)
+        self.bus.publish(PlanChanged(new_plan, self.clock.now(), reason))
+
+    def attached(self, sid: str, did: str) -> bool:
+        """The destination takes the session's programme now (attached, not ended)."""
+        return (
+            (sid, did) in self._prepared
+            and self._journal.done(action_id(ActionKind.ATTACH_OUTPUT, sid, did))
+            and not self.is_done(action_id(ActionKind.END_BROADCAST, sid, did))
+        )
+
+    def mark_overrun(self, sid: str) -> bool:
+        """The session is still on air past its planned end (an operator holds it)."""
+        if self._machines[sid].state != SessionState.LIVE:
+            return False
+        self._move(sid, SessionState.OVERRUN)
+        return True
+
+    async def restart_output(self, sid: str, did: str) -> OutputReport:
+        """Close one destination's output and open it again. Its ingest is asked again of the
+        (idempotent) adapter: a platform hands back the same broadcast's, a file continues in a
+        `.partN` recording rather than starting the first one over."""
+        report = await self._media.detach_output(sid, did)
+        self.bus.publish(OutputDetached(sid, did, self.clock.now(), report.frames, report.bytes, tuple(report.errors)))
+        await self._prepare_broadcast(action_id(ActionKind.PREPARE_BROADCAST, sid, did), sid, did)
+        await self._attach(sid, did)
+        return report
 
 
 def _masked(target: IngestTarget) -> str:

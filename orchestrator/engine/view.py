@@ -24,7 +24,9 @@ from orchestrator.engine.events import (
     OutputAttached,
     OutputDetached,
     OutputPrepared,
+    OverrideApplied,
     ParticipantChanged,
+    PlanChanged,
     RouteChanged,
     RunEvent,
     RunFinished,
@@ -85,6 +87,8 @@ class RunSnapshot:
     booths: Mapping[str, BoothChanged] = field(default_factory=lambda: MappingProxyType({}))
     routes: Mapping[tuple[str, str], RouteChanged] = field(default_factory=lambda: MappingProxyType({}))
     fallbacks: tuple[FallbackChanged, ...] = ()
+    overrides: tuple[OverrideApplied, ...] = ()
+    held: frozenset[str] = frozenset()  # sessions whose automatic changeovers an operator holds
 
     def result(self, kind: ActionKind, session: str, destination: str | None = None) -> ActionResult | None:
         return self.results.get(action_id(kind, session, destination))
@@ -114,6 +118,8 @@ class _State:
     booths: dict[str, BoothChanged] = field(default_factory=dict)  # the latest per booth
     routes: dict[tuple[str, str], RouteChanged] = field(default_factory=dict)  # (session, language)
     fallbacks: list[FallbackChanged] = field(default_factory=list)
+    overrides: list[OverrideApplied] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)
 
 
 class RunView:
@@ -192,6 +198,14 @@ class RunView:
                 s.routes[(event.session, event.language)] = event
             elif isinstance(event, FallbackChanged):
                 s.fallbacks.append(event)
+            elif isinstance(event, OverrideApplied):
+                s.overrides.append(event)
+                if event.session is not None and event.command == "hold":
+                    s.held.add(event.session)
+                elif event.session is not None and event.command in ("resume", "cancel"):
+                    s.held.discard(event.session)
+            elif isinstance(event, PlanChanged):
+                s.plan = event.plan
 
     def snapshot(self) -> RunSnapshot:
         with self._lock:
@@ -209,4 +223,6 @@ class RunView:
                 booths=MappingProxyType(dict(s.booths)),
                 routes=MappingProxyType(dict(s.routes)),
                 fallbacks=tuple(s.fallbacks),
+                overrides=tuple(s.overrides),
+                held=frozenset(s.held),
             )

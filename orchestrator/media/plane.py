@@ -6,19 +6,28 @@ methods never block the event loop: anything that waits on media work runs in an
 from __future__ import annotations
 
 import asyncio
+import io
+import math
 import threading
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
+import numpy as np
+import pyloudnorm as pyln  # type: ignore[import-untyped]
 import structlog
+from PIL import Image
 
 from orchestrator.clock import Clock
-from orchestrator.engine.ports import CueApplied, OutputReport, OutputSpec
+from orchestrator.engine.ports import CueApplied, Meter, OutputReport, OutputSpec, OutputStats
 from orchestrator.media import process_writer
-from orchestrator.media.clip import check_clip
+from orchestrator.media.clip import ClipError, ClipReader, check_clip
+from orchestrator.media.frames import Fitter
 from orchestrator.media.programme import LiveSources, Programme
-from orchestrator.media.settings import MediaSettings
-from orchestrator.planning.cues import Cue, CueSheet, VideoKind
+from orchestrator.media.settings import AUDIO_RATE, MediaSettings
+from orchestrator.media.slate import SlateRenderer
+from orchestrator.planning.cues import Cue, CueSheet, Slate, VideoKind
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +52,8 @@ class AvMediaPlane:
         self._listeners: list[Callable[[CueApplied], None]] = []
         # Opening clips ahead of their cue; two workers so one slow file does not hold up another.
         self._preroll = ThreadPoolExecutor(max_workers=2, thread_name_prefix="preroll")
+        self._thumbnails: dict[str, tuple[int, bytes]] = {}  # operator overrides: the latest JPEG per session
+        self._previews: dict[str, tuple[Cue, bytes]] = {}  # operator overrides: each next cue's picture
 
     async def prepare(self, cue_sheet: CueSheet) -> list[str]:
         loop = asyncio.get_running_loop()
@@ -122,6 +133,105 @@ class AvMediaPlane:
             self._applied.append(applied)
         for listener in self._listeners:
             listener(applied)
+
+    # -- operator overrides (the control room: engine.ports.OperatorMedia) -------------------
+
+    def withdraw(self, session_id: str, cue_id: str) -> bool:
+        programme = self._programmes.get(session_id)
+        return programme is not None and programme._switcher.withdraw(cue_id)
+
+    def current_cue(self, session_id: str) -> Cue | None:
+        programme = self._programmes.get(session_id)
+        return programme._switcher.current_cue if programme is not None else None
+
+    def fallback_cue(self, session_id: str, cue_id: str, at: datetime) -> Cue | None:
+        programme = self._programmes.get(session_id)
+        return programme._switcher.fallback_cue(cue_id, at) if programme is not None else None
+
+    def thumbnail(self, session_id: str) -> bytes | None:
+        """The programme's latest picture (about one a second) as a 320x180 JPEG; encoded once per
+        picture however many pages ask."""
+        programme = self._programmes.get(session_id)
+        picture = programme._switcher.monitor_picture() if programme is not None else None
+        if picture is None:
+            return None
+        index, rgb = picture
+        cached = self._thumbnails.get(session_id)
+        if cached is not None and cached[0] == index:
+            return cached[1]
+        out = io.BytesIO()
+        Image.fromarray(rgb).save(out, format="JPEG", quality=70)
+        self._thumbnails[session_id] = (index, out.getvalue())
+        return out.getvalue()
+
+    def preview(self, cue: Cue) -> bytes | None:
+        """What `cue` will show, as a 320x180 JPEG (blocks: call it off the event loop): its slate,
+        its clip's first picture, or for a live source the card its fallback would show; cached per
+        cue id. None when the clip cannot be read."""
+        cached = self._previews.get(cue.id)
+        if cached is not None and cached[0] == cue:
+            return cached[1]
+        width, height = self.settings.width, self.settings.height
+        video = cue.video
+        frame = None
+        if video.kind == VideoKind.CLIP and video.clip_path:
+            try:
+                reader = ClipReader(video.clip_path, Fitter(width, height), video.clip_offset_s)
+            except ClipError:
+                return None
+            try:
+                frame = reader.video_at(video.clip_offset_s)
+            finally:
+                reader.close()
+        else:
+            slate = video.slate or Slate(cue.label)
+            frame = SlateRenderer(width, height).frame(slate, cue.at)
+        if frame is None:
+            return None
+        out = io.BytesIO()
+        rgb = frame.reformat(width=320, height=180, format="rgb24").to_ndarray()
+        Image.fromarray(rgb).save(out, format="JPEG", quality=70)
+        self._previews[cue.id] = (cue, out.getvalue())
+        return out.getvalue()
+
+    def meters(self, session_id: str) -> list[Meter]:
+        """Every language programme's loudness as it goes out (EBU R128 via pyloudnorm)."""
+        programme = self._programmes.get(session_id)
+        if programme is None:
+            return []
+        return [loudness(lang, sound) for lang, sound in sorted(programme._switcher.monitor_audio().items())]
+
+    def output_stats(self, session_id: str) -> list[OutputStats]:
+        programme = self._programmes.get(session_id)
+        if programme is None:
+            return []
+        with programme._sinks_lock:
+            sinks = list(programme._sinks.values())
+        stats = []
+        for sink in sinks:
+            publishers = [getattr(w, "_publisher", None) for w in sink.writers]
+            sent = [p.bytes for p in publishers if p is not None]
+            restarts = sum(int(getattr(w, "restarts", 0)) for w in sink.writers)
+            stats.append(OutputStats(sink.spec.destination_id, restarts, sum(sent) if sent else None))
+        return stats
+
+
+def loudness(language: str, sound: np.ndarray) -> Meter:
+    """Momentary (last 400 ms) and short-term (last 3 s) loudness, and the sample peak, of (2, n)
+    float32 sound at the programme's rate; None for what is too short or silent (below -70 LUFS)."""
+
+    def lufs(seconds: float) -> float | None:
+        n = round(seconds * AUDIO_RATE)
+        if sound.shape[1] < n:
+            return None
+        meter = pyln.Meter(AUDIO_RATE, block_size=seconds)  # one block: that window's loudness, ungated
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pyloudnorm warns about clipping; the peak says it
+            value = float(meter.integrated_loudness(sound[:, -n:].T.astype(np.float64)))
+        return round(value, 1) if math.isfinite(value) else None
+
+    peak = float(np.max(np.abs(sound))) if sound.size else 0.0
+    return Meter(language, lufs(0.4), lufs(3.0), round(20 * math.log10(peak), 1) if peak > 0 else None)
 
 
 def _check_clips(cue_sheet: CueSheet) -> list[str]:

@@ -12,8 +12,10 @@ thread on the first frame whose event time reaches them; nothing here reads a cl
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from dataclasses import replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -38,7 +40,7 @@ from orchestrator.media.sources import (
     Unavailable,
     VideoRuntime,
 )
-from orchestrator.planning.cues import AudioKind, AudioSource, Cue, CueSheet, VideoKind
+from orchestrator.planning.cues import AudioKind, AudioSource, Cue, CueSheet, VideoKind, VideoSource
 
 log = structlog.get_logger(__name__)
 
@@ -123,6 +125,10 @@ class Switcher:
         self._wanted: Recoverable | None = None  # a live source that failed and may come back
         self._fading: tuple[VideoRuntime, int, int] | None = None  # (outgoing source, first frame, frames)
         self._closed = False
+        # operator overrides: what the control room's monitors show (see the block at the end)
+        self._monitor_lock = threading.Lock()
+        self._monitor_audio: dict[str, deque[np.ndarray]] = {}
+        self._monitor_picture: tuple[int, np.ndarray] | None = None
 
     @property
     def showing(self) -> str:
@@ -146,7 +152,7 @@ class Switcher:
         the frame gets them: a failure puts the stand-by slate up, with the floor (silent) in every
         language, on this very frame."""
         try:
-            return self._compose(tick)
+            return self._monitored(tick, self._compose(tick))
         except Exception as exc:
             log.exception(
                 "frame_failed", session=self.session_id, frame=tick.index, source=getattr(self._video, "name", None)
@@ -166,7 +172,7 @@ class Switcher:
                 mix.close()
             self._mixes = {lang: LanguageMix(lang) for lang in self.cue_sheet.languages}
             self.fallbacks.append(f"frame {tick.index} failed ({exc!r}) → {self._video.name}")
-            return self._compose(tick)
+            return self._monitored(tick, self._compose(tick))
 
     def close(self) -> None:
         """Close every source, input and prerolled clip (once; later calls do nothing)."""
@@ -389,6 +395,68 @@ class Switcher:
         fut = self._prerolls.pop(cue_id, None)
         if fut is not None:
             fut.add_done_callback(_close_reader)
+
+    # -- operator overrides (the control room; orchestrator.engine.control) ------------------
+    # Called from the event loop's thread, except `_monitored` (the programme's, once a frame):
+    # what they share goes through `_monitor_lock` or the cue queue's own lock.
+
+    def withdraw(self, cue_id: str) -> bool:
+        """Take an armed cue back before a frame applies it (a hold, a skipped segment)."""
+        with self._cues._lock:  # the queue's own lock: arm/due take it too
+            if self._cues._armed.pop(cue_id, None) is None:
+                return False
+        # A clip it prerolled stays in `_prerolls` (the programme thread's): taken if the cue is
+        # armed again, closed with the switcher otherwise.
+        log.info("cue_withdrawn", session=self.session_id, cue=cue_id)
+        return True
+
+    @property
+    def current_cue(self) -> Cue | None:
+        return self._cue
+
+    def fallback_cue(self, cue_id: str, at: datetime) -> Cue | None:
+        """A cue showing the live source's fallback from `at`: its backup at the matching offset,
+        else its own slate, else the stand-by slate; None when no live source is on."""
+        cue = self._cue
+        if cue is None or cue.video.kind not in (VideoKind.REMOTE, VideoKind.STUDIO):
+            return None
+        video = cue.video
+        if video.backup is not None and video.backup.clip_path:
+            elapsed = max(0.0, self._clock.to_wall(at) - self._clock.to_wall(cue.at))
+            shown = replace(video.backup, clip_offset_s=video.backup.clip_offset_s + elapsed)
+        else:
+            shown = VideoSource(VideoKind.SLATE, slate=video.slate or self.cue_sheet.standby)
+        return replace(cue, id=cue_id, at=at, video=shown, label=f"{cue.label} (fallback)", fade_s=0.0)
+
+    def _monitored(self, tick: Tick, composed: Composed) -> Composed:
+        """Keep what the monitors show: the last 3 s of every language's sound (for the loudness
+        meters) and, once a second, a small picture. Copies only; the encoding is the reader's."""
+        fps = self._settings.fps
+        try:
+            with self._monitor_lock:
+                for lang, sound in composed.sounds.items():
+                    ring = self._monitor_audio.get(lang)
+                    if ring is None:
+                        ring = self._monitor_audio[lang] = deque(maxlen=3 * fps)
+                    ring.append(np.array(sound, dtype=np.float32, copy=True))
+            if tick.index % fps == 0:
+                small = composed.video.reformat(width=320, height=180, format="rgb24").to_ndarray()
+                with self._monitor_lock:
+                    self._monitor_picture = (tick.index, small)
+        except Exception:  # a monitor must never cost the programme a frame
+            log.exception("monitor_failed", session=self.session_id, frame=tick.index)
+        return composed
+
+    def monitor_audio(self) -> dict[str, np.ndarray]:
+        """Every language's latest sound, up to 3 s, as (2, n) float32."""
+        with self._monitor_lock:
+            rings = {lang: list(ring) for lang, ring in self._monitor_audio.items()}
+        return {lang: np.concatenate(chunks, axis=1) for lang, chunks in rings.items() if chunks}
+
+    def monitor_picture(self) -> tuple[int, np.ndarray] | None:
+        """The latest small picture (its frame number, RGB 320x180), about one a second."""
+        with self._monitor_lock:
+            return self._monitor_picture
 
 
 def _close_reader(fut: Future[ClipReader]) -> None:

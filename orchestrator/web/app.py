@@ -23,7 +23,8 @@ from pathlib import Path
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 
-from orchestrator.web.auth import ACCESS, Access, Role, declare, requires
+from orchestrator.web.auth import ACCESS, Access, Role, current_user, declare, requires
+from orchestrator.web.commands import calling_as
 from orchestrator.web.hub import DashboardHub
 
 log = structlog.get_logger(__name__)
@@ -119,7 +120,8 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
         await ws.send_str(_dumps({"type": "snapshot", "data": hub.snapshot()}))
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                reply = await hub.commands.handle_text(msg.data)
+                with calling_as(current_user(request)):  # commands check the caller's role
+                    reply = await hub.commands.handle_text(msg.data)
                 await ws.send_str(_dumps(hub.scrub(reply.to_json())))
     except ConnectionError:
         pass  # the page went away mid-send; the finally below forgets it

@@ -622,6 +622,7 @@ class Access:
             "role": user.role.name.lower(),
             "via": user.via,
             "auth_required": self.auth_required,
+            "loopback_only": not self.auth_required,  # no users file: this machine only (the page says so)
             "csrf_token": self.csrf_token(session.sid) if session is not None and user.via == "session" else None,
         }
         return web.json_response(body, headers={hdrs.CACHE_CONTROL: "no-store"})

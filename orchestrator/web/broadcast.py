@@ -42,6 +42,7 @@ class Broadcaster:
         tick_s: float = 1.0,
         max_rate_hz: float = 4.0,
         send_timeout_s: float = 2.0,
+        urgent_rate_hz: float = 50.0,
     ) -> None:
         if tick_s <= 0 or max_rate_hz <= 0:
             raise ValueError(f"tick_s and max_rate_hz must be positive, not {tick_s} and {max_rate_hz}")
@@ -49,6 +50,10 @@ class Broadcaster:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.tick_s = tick_s
         self.min_interval_s = 1.0 / max_rate_hz
+        # What an operator did or must see now (an override, a changeover, an alert) skips the
+        # throttle, held only to this rate so that a burst still folds into few pushes.
+        self.urgent_interval_s = min(self.min_interval_s, 1.0 / urgent_rate_hz)
+        self._urgent = False
         self.send_timeout_s = send_timeout_s
         self.clients: set[Client] = set()
         self.pushes = 0  # how many pushes went out (for tests and diagnostics)
@@ -64,18 +69,21 @@ class Broadcaster:
     def discard(self, client: Client) -> None:
         self.clients.discard(client)
 
-    def notify(self) -> None:
-        """Something changed. Safe from any thread: platform adapters may alert from a worker."""
+    def notify(self, urgent: bool = False) -> None:
+        """Something changed (`urgent`: push it within `urgent_interval_s`, not the throttle's
+        interval). Safe from any thread: platform adapters may alert from a worker."""
         loop = self._loop
         if loop is None:
             self._changed = True  # not running: the next step pushes it
+            self._urgent = self._urgent or urgent
         elif threading.get_ident() == self._thread:
-            self._mark()
+            self._mark(urgent)
         else:
-            loop.call_soon_threadsafe(self._mark)
+            loop.call_soon_threadsafe(self._mark, urgent)
 
-    def _mark(self) -> None:
+    def _mark(self, urgent: bool = False) -> None:
         self._changed = True
+        self._urgent = self._urgent or urgent
         if self._wake is not None:
             self._wake.set()
 
@@ -93,7 +101,9 @@ class Broadcaster:
         meantime fold into it); without one, the tick comes `tick_s` after the last push."""
         if now < self._last:  # the wall clock was set back: measure from now rather than wait it out
             self._last = now
-        interval = self.min_interval_s if self._changed else self.tick_s
+        interval = self.tick_s
+        if self._changed:
+            interval = self.urgent_interval_s if self._urgent else self.min_interval_s
         return max(0.0, self._last + interval - now)
 
     async def step(self) -> float:
@@ -103,7 +113,7 @@ class Broadcaster:
         wait = self.due_in(now)
         if wait > 0:
             return wait
-        self._changed = False
+        self._changed = self._urgent = False
         self._last = now
         await self.push()
         return self.due_in(now)
@@ -120,10 +130,8 @@ class Broadcaster:
                 wait = await self.step()
                 if wait <= 0:
                     continue
-                if self._changed:
-                    # Throttled: changes arriving now fold into the push that is coming.
-                    await asyncio.sleep(wait)
-                    continue
+                # Throttled or idle: changes arriving now fold into the push that is coming; one
+                # that is urgent (or the first after idling) wakes the loop to decide again.
                 wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=wait)

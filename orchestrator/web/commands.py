@@ -14,15 +14,32 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from orchestrator.redaction import mask_text
+from orchestrator.web.auth import User
 
 log = structlog.get_logger(__name__)
+
+# Who sent the message being handled (set by the WebSocket handler around `handle_text`), so that a
+# command checks the caller's role and journals their name; None: no access middleware (loopback).
+CALLER: ContextVar[User | None] = ContextVar("summit_caller", default=None)
+
+
+@contextmanager
+def calling_as(user: User | None) -> Iterator[None]:
+    token = CALLER.set(user)
+    try:
+        yield
+    finally:
+        CALLER.reset(token)
+
 
 Handler = Callable[..., Any | Awaitable[Any]]
 

@@ -21,7 +21,15 @@ from datetime import datetime
 from typing import Any, cast
 
 from orchestrator.clock import Clock
-from orchestrator.engine.events import ActionFinished, AlertRaised, CueTaken, RunEvent
+from orchestrator.engine.events import (
+    ActionFinished,
+    AlertRaised,
+    CueTaken,
+    OverrideApplied,
+    PlanChanged,
+    RunEvent,
+    SessionStateChanged,
+)
 from orchestrator.engine.view import RunSnapshot, RunView
 from orchestrator.planning.actions import Action, ActionKind
 from orchestrator.planning.plan import Plan
@@ -31,6 +39,14 @@ from orchestrator.schedule.model import Destination, Schedule, Session
 from orchestrator.web import views
 from orchestrator.web.broadcast import Broadcaster
 from orchestrator.web.commands import CommandRouter
+
+_URGENT = (OverrideApplied, SessionStateChanged, CueTaken, AlertRaised, PlanChanged)
+
+
+def _end(run: RunSnapshot, session: Session) -> datetime:
+    """The session's end as the plan has it now (extended or shortened), else the schedule's."""
+    sheet = run.plan.cue_sheets.get(session.id)
+    return sheet.end if sheet is not None else session.end
 
 
 class DashboardHub:
@@ -78,11 +94,16 @@ class DashboardHub:
                 if the_id in self._recent:
                     self._recent.remove(the_id)
                 self._recent.append(the_id)
-        self._changed()
+        # What an operator did, and what the audience sees change, reach every page at once.
+        self._changed(isinstance(event, _URGENT))
 
-    def _changed(self) -> None:
+    def run_snapshot(self) -> RunSnapshot:
+        """The run as this hub folded it (for the metrics and the control API)."""
+        return self._view.snapshot()
+
+    def _changed(self, urgent: bool = False) -> None:
         self.version += 1
-        self.broadcaster.notify()
+        self.broadcaster.notify(urgent)
 
     @property
     def alerts(self) -> list[tuple[int, AlertRaised]]:
@@ -99,6 +120,9 @@ class DashboardHub:
         results = run.results
         with self._lock:
             recent = list(self._recent)
+        acknowledged = {
+            int(o.args["alert"]): o.who for o in run.overrides if o.command == "acknowledge" and "alert" in o.args
+        }
         sessions = self._sessions(run)
         states = {s.id: run.state(s.id).value for s in sessions}
         on_air_id = next((s.id for s in sessions if states[s.id] in views.ON_AIR_STATES), None)
@@ -120,7 +144,7 @@ class DashboardHub:
             "zone": now.astimezone(tz).strftime("%Z"),  # "KST": browsers often only know "GMT+9"
             "now_ms": round(now.timestamp() * 1000),
             "clock_rate": self.clock.rate_at(now),  # event seconds per wall second, for the page's clock
-            "sessions": [views.session_row(s, states[s.id], *self._on_off_air(run, s.id), tz) for s in sessions],
+            "sessions": [self._session_row(run, s, states[s.id]) for s in sessions],
             "on_air": self._on_air(run, on_air_id, states, wall) if on_air_id else None,
             "focus_session": focus_id,
             "next_action": views.pending_row(nxt, tz, countdown(nxt)) if nxt else None,
@@ -135,9 +159,18 @@ class DashboardHub:
                     "session": a.session,
                     "destination": a.destination,
                     "at": views.iso(a.at, tz),
+                    "acknowledged_by": acknowledged.get(seq),
                 }
                 for seq, a in reversed(self.alerts)
             ],
+            "held": sorted(run.held),
+            "programme": self._programme(run, focus_id, wall) if focus_id else None,
+            "sources": views.sources(run, focus_id, tz) if focus_id else [],
+            "participants": [views.participant_row(p, tz) for p in run.participants.values()],
+            "booths": [views.booth_row(b, tz) for b in run.booths.values()],
+            "routes": [views.route_row(r, tz) for r in run.routes.values()],
+            "fallbacks": [views.fallback_row(f, tz) for f in run.fallbacks[-10:]][::-1],
+            "overrides": [views.override_row(o, tz) for o in run.overrides[-20:]][::-1],
             "progress": {
                 "done": sum(a.id in results for a in actions),
                 "total": len(actions),
@@ -182,13 +215,45 @@ class DashboardHub:
     def _on_air(self, run: RunSnapshot, session_id: str, states: dict[str, str], wall: float) -> dict[str, Any]:
         session = self.schedule.session(session_id)
         on_air, _ = self._on_off_air(run, session_id)
+        end = _end(run, session)
         return {
             "id": session_id,
             "title": views.titles(session),
             "state": states[session_id],
             "since": views.iso(on_air, self.tz),
-            "end": views.iso(session.end, self.tz),
-            "ends_in_s": round(self.clock.to_wall(session.end) - wall, 2),
+            "end": views.iso(end, self.tz),
+            "ends_in_s": round(self.clock.to_wall(end) - wall, 2),
+            "held": session_id in run.held,
+        }
+
+    def _session_row(self, run: RunSnapshot, session: Session, state: str) -> dict[str, Any]:
+        row = views.session_row(session, state, *self._on_off_air(run, session.id), self.tz)
+        row["end"] = views.iso(_end(run, session), self.tz)  # an operator may have moved it
+        row["day"] = session.start.astimezone(self.tz).date().isoformat()
+        row["held"] = session.id in run.held
+        row["segments"] = views.segments(run, session.id, self.tz)
+        return row
+
+    def _programme(self, run: RunSnapshot, session_id: str, wall: float) -> dict[str, Any]:
+        """What the session's programme shows now and what it takes next (the preview)."""
+        sheet = run.plan.cue_sheets.get(session_id)
+        showing = views.showing(run, session_id, self.tz)
+        upcoming = [
+            a
+            for a in run.plan.for_session(session_id)
+            if a.kind == ActionKind.CUE
+            and (
+                a.id not in run.results
+                or (run.results[a.id].detail.get("applied") is None and run.results[a.id].outcome == "ok")
+            )
+        ]
+        nxt = min(upcoming, key=Action.sort_key) if upcoming else None
+        return {
+            "session": session_id,
+            "languages": list(sheet.languages) if sheet else [],
+            "showing": showing,
+            "next": views.cue_row(nxt, self.tz, self.clock.to_wall(nxt.at) - wall) if nxt else None,
+            "held": session_id in run.held,
         }
 
     def _changeover(self, action: Action, countdown_s: float) -> dict[str, Any]:

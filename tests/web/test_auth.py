@@ -334,7 +334,7 @@ async def test_tokens_authenticate_wrong_ones_are_limited(site: Site, log_stream
         async with http.get(site.url + "/api/me", headers=site.bearer(Role.OPERATOR)) as r:
             assert r.status == 200
             assert await r.json() == {
-                "name": "bot-operator", "role": "operator", "via": "token", "auth_required": True, "csrf_token": None,
+                "name": "bot-operator", "role": "operator", "via": "token", "auth_required": True, "loopback_only": False, "csrf_token": None,
             }  # fmt: skip
         bad = {"Authorization": "Bearer summit_wrong"}
         for _ in range(5):
@@ -491,7 +491,7 @@ async def test_without_users_the_local_machine_is_admin_and_the_page_can_say_so(
         async with client() as http:
             async with http.get(url + "/api/me") as r:
                 assert await r.json() == {
-                    "name": "local", "role": "admin", "via": "loopback", "auth_required": False, "csrf_token": None,
+                    "name": "local", "role": "admin", "via": "loopback", "auth_required": False, "loopback_only": True, "csrf_token": None,
                 }  # fmt: skip
             async with http.get(url + "/login", allow_redirects=False) as r:
                 assert r.status == 303 and r.headers["Location"] == "/"

@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from orchestrator.engine.control import Control
 from orchestrator.engine.journal import SqliteJournal
 from orchestrator.engine.ports import IngestTarget, PreparedDestination
 from orchestrator.engine.runner import Runner, RunnerSettings
 from orchestrator.planning.plan import plan
 from orchestrator.rehearsal import rehearsal_clock
 from orchestrator.schedule.loader import load_schedule
+from orchestrator.web import api
 from orchestrator.web.app import serve_dashboard
 from orchestrator.web.hub import DashboardHub
-from tests.engine.doubles import RecordingMediaPlane, RecordingPlatform
+from tests.engine.doubles import RecordingPlatform
+from tests.web.control_doubles import OperatorMediaDouble
 
 playwright_api = pytest.importorskip("playwright.async_api")
 expect = playwright_api.expect
@@ -66,14 +69,17 @@ async def test_the_dashboard_follows_a_run(tmp_path: Path) -> None:
                 schedule,
                 the_plan,
                 clock=clock,
-                media=RecordingMediaPlane(clock),
+                media=OperatorMediaDouble(clock),
                 platforms={d.id: KeyedPlatform() for d in schedule.destinations},
                 journal=journal,
                 settings=RunnerSettings(cue_arm_lead_s=0.05),
             )
             hub = DashboardHub(schedule, clock, secrets=runner.bus.secrets, plan=the_plan)
             runner.bus.subscribe(hub)
-            app_runner, url = await serve_dashboard(hub)
+            media = runner._media
+            assert isinstance(media, OperatorMediaDouble)
+            control_api = api.ControlApi(Control(runner, media, journal, runner.bus, clock), hub, journal, media)
+            app_runner, url = await serve_dashboard(hub, extensions=[api.extension(control_api)])
             run = asyncio.create_task(runner.run())
             try:
                 await page.goto(url)
@@ -128,5 +134,48 @@ async def test_the_dashboard_follows_a_run(tmp_path: Path) -> None:
                     run.cancel()
                 await app_runner.cleanup()
                 journal.close()
+        finally:
+            await browser.close()
+
+
+async def test_the_page_resyncs_after_a_server_restart(tmp_path: Path) -> None:
+    """The server goes away and comes back (a restart: a new process, a new hub, on the same port):
+    the page says it lost the link, reconnects by itself and shows the new server's state."""
+    import socket
+
+    from orchestrator.clock import SystemClock
+
+    schedule = load_schedule(DATA / "two-sessions.yaml")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def start(alert: str | None) -> tuple[object, DashboardHub]:
+        hub = DashboardHub(schedule, SystemClock(), plan=plan(schedule))
+        if alert:
+            from orchestrator.engine.events import EventBus
+
+            bus = EventBus(hub.clock)
+            bus.subscribe(hub)
+            bus.alert("warning", alert)
+        runner, _url = await serve_dashboard(hub, port=port)
+        return runner, hub
+
+    async with playwright_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            first, _ = await start(None)
+            await page.goto(f"http://127.0.0.1:{port}")
+            await expect(page.locator("#link")).to_have_attribute("data-state", "live", timeout=5000)
+            await expect(page.locator("#alerts li.empty")).to_have_text("No alerts")
+            await first.cleanup()  # type: ignore[attr-defined]
+            await expect(page.locator("#link")).to_have_attribute("data-state", "down", timeout=5000)
+            second, _ = await start("restarted: the journal was replayed")
+            try:
+                await expect(page.locator("#link")).to_have_attribute("data-state", "live", timeout=10000)
+                await expect(page.locator("#alerts li.warning")).to_contain_text("restarted", timeout=3000)
+            finally:
+                await second.cleanup()  # type: ignore[attr-defined]
         finally:
             await browser.close()

@@ -76,6 +76,7 @@ def test_on_air_next_changeover_and_lateness(stage: Stage) -> None:
         "since": "2020-06-03T10:00:00+09:00",
         "end": "2020-06-03T11:00:00+09:00",
         "ends_in_s": 2400.0,
+        "held": False,
     }
     states = {s["id"]: (s["state"], s["on_air"]) for s in snap["sessions"]}
     assert states == {"climate": ("live", "2020-06-03T10:00:00+09:00"), "dialogue": ("scheduled", None)}
