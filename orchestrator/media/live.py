@@ -33,6 +33,36 @@ JITTER_MIN = AUDIO_RATE * 60 // 1000  # start playing a feed's sound once 60 ms 
 JITTER_MAX = AUDIO_RATE * 250 // 1000  # never lag more than 250 ms: drop the oldest beyond
 
 
+def bound_decoder_threads(threads: int) -> None:
+    """Make every video decoder aiortc creates from now on use at most `threads` FFmpeg threads.
+
+    aiortc opens libvpx / h264 `CodecContext`s with FFmpeg's default thread count (one per core,
+    plus frame threading that adds a frame of delay each); with a dozen guests on two cores that is
+    dozens of threads fighting the programme. aiortc has no option for it, so its receiver's
+    `get_decoder` is wrapped once (idempotent; the newest bound wins)."""
+    import aiortc.rtcrtpreceiver as receiver
+
+    global _decoder_threads
+    _decoder_threads = max(1, threads)
+    if getattr(receiver.get_decoder, "_summit_bounded", False):
+        return
+    original = receiver.get_decoder
+
+    def get_decoder(codec: object) -> object:
+        decoder = original(codec)
+        ctx = getattr(decoder, "codec", None)
+        if ctx is not None and getattr(ctx, "type", None) == "video":
+            ctx.thread_count = _decoder_threads
+            ctx.thread_type = "SLICE"  # no frame threading: it holds frames back
+        return decoder
+
+    get_decoder._summit_bounded = True  # type: ignore[attr-defined]
+    receiver.get_decoder = get_decoder
+
+
+_decoder_threads = 1
+
+
 class LiveFeed:
     """The newest picture and a jitter buffer of sound from one live source; thread-safe."""
 
@@ -242,6 +272,7 @@ class RemoteSourceRegistry(LiveSources):
 
     def __init__(self, settings: MediaSettings | None = None) -> None:
         self._settings = settings or MediaSettings()
+        bound_decoder_threads(self._settings.decoder_threads)
         self._lock = threading.Lock()
         self._feeds: dict[str, LiveFeed] = {}
         self._pumps: dict[str, list[_TrackPump]] = {}

@@ -29,8 +29,11 @@ _HP_A = np.array([1.0, -1.99004745483398, 0.99007225036621])
 SHORT_TERM_S = 3.0
 MOMENTARY_S = 0.4
 ABSOLUTE_GATE_LUFS = -70.0
-PAUSE_GATE_LU = 20.0  # blocks this far below the running level are pauses: the gain holds
-DOWN_DB_PER_S = 30.0  # how fast gain comes down when the programme gets louder
+PAUSE_GATE_LU = 20.0  # momentary loudness this far below the running level is a pause: the gain holds
+NEW_LEVEL_S = 1.0  # … unless it lasts this long above SIGNAL_LUFS: then a quieter voice has taken over
+SIGNAL_LUFS = -50.0  # below this, a long "pause" is taken for noise, never boosted
+JUMP_LU = 6.0  # momentary loudness this far above the level before it: a louder voice, follow it at once
+DOWN_DB_PER_S = 60.0  # how fast gain comes down when the programme gets louder
 UP_DB_PER_S = 4.0  # and how slowly it goes up when it gets quieter
 RELEASE_PER_FRAME = 10 ** (0.35 / 20)  # the limiter lets go at 0.35 dB a frame (about 10 dB/s)
 
@@ -65,6 +68,7 @@ class Agc:
         self._k = KWeighting()
         self._recent: deque[float] = deque(maxlen=max(1, round(MOMENTARY_S * fps)))  # every frame
         self._blocks: deque[float] = deque(maxlen=round(SHORT_TERM_S * fps))  # frames not in a pause
+        self._quiet_s = 0.0  # how long the programme has been far below its running level
 
     def short_term(self) -> float:
         """Short-term loudness of the input (before gain) without its pauses, LUFS."""
@@ -76,8 +80,20 @@ class Agc:
         self._recent.append(z)
         momentary = lufs(float(np.mean(self._recent)))
         before = self.short_term()
-        if momentary < ABSOLUTE_GATE_LUFS or (before > -120.0 and momentary < before - PAUSE_GATE_LU):
-            return self.gain_db  # silence or a pause: hold, do not pump the noise floor up
+        if momentary < ABSOLUTE_GATE_LUFS:
+            return self.gain_db  # digital silence: hold
+        if before > -120.0 and momentary < before - PAUSE_GATE_LU:
+            self._quiet_s += self._dt
+            if self._quiet_s < NEW_LEVEL_S or momentary < SIGNAL_LUFS:
+                return self.gain_db  # a pause (or only noise): hold, do not pump the noise floor up
+            self._blocks = deque(self._recent, maxlen=self._blocks.maxlen)  # a quieter voice has the floor
+        self._quiet_s = 0.0
+        n_old = len(self._blocks) - len(self._recent)
+        older = lufs(float(np.mean(list(self._blocks)[:n_old]))) if n_old > 0 else -120.0
+        if older > -120.0 and momentary > older + JUMP_LU:
+            # A louder voice took over: forget the quieter past at once rather than let it
+            # average in for seconds while the new voice goes out too loud.
+            self._blocks = deque(self._recent, maxlen=self._blocks.maxlen)
         self._blocks.append(z)
         wanted = min(self._max, max(-self._max, self.target - self.short_term()))
         rate = DOWN_DB_PER_S if wanted < self.gain_db else UP_DB_PER_S

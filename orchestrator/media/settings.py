@@ -43,6 +43,8 @@ class MediaSettings(BaseSettings):
     silence_recover_s: float = 0.5
     # Level (dBFS, RMS over a frame) above which a channel counts as speaking.
     speech_dbfs: float = -45.0
+    # FFmpeg threads per remote speaker's video decoder (aiortc leaves it at one per core).
+    decoder_threads: int = 1
     # Loudness of every output: a slow AGC to its destination's target and a true-peak ceiling.
     true_peak_dbtp: float = -1.5
     agc_max_gain_db: float = 30.0
