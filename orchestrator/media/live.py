@@ -7,9 +7,11 @@ always drain their source, shown or not (aiortc and `MediaPlayer` queues are unb
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import av
 import av.error
@@ -40,15 +42,14 @@ def bound_decoder_threads(threads: int) -> None:
     plus frame threading that adds a frame of delay each); with a dozen guests on two cores that is
     dozens of threads fighting the programme. aiortc has no option for it, so its receiver's
     `get_decoder` is wrapped once (idempotent; the newest bound wins)."""
-    import aiortc.rtcrtpreceiver as receiver
-
+    receiver: Any = importlib.import_module("aiortc.rtcrtpreceiver")  # patched, so typed loosely
     global _decoder_threads
     _decoder_threads = max(1, threads)
     if getattr(receiver.get_decoder, "_summit_bounded", False):
         return
     original = receiver.get_decoder
 
-    def get_decoder(codec: object) -> object:
+    def get_decoder(codec: Any) -> Any:
         decoder = original(codec)
         ctx = getattr(decoder, "codec", None)
         if ctx is not None and getattr(ctx, "type", None) == "video":
@@ -56,7 +57,7 @@ def bound_decoder_threads(threads: int) -> None:
             ctx.thread_type = "SLICE"  # no frame threading: it holds frames back
         return decoder
 
-    get_decoder._summit_bounded = True  # type: ignore[attr-defined]
+    get_decoder._summit_bounded = True  # type: ignore[attr-defined]  # marks the wrapper
     receiver.get_decoder = get_decoder
 
 
