@@ -57,25 +57,11 @@ def speech(path: Path, seconds: float, gain_db: float, colour: str, pitch: float
     voice = "+".join(f"{a}*sin({k}*2*PI*{f0}*t)" for k, a in ((1, 0.3), (2, 0.2), (3, 0.12), (5, 0.06)))
     syllables = "if(lt(mod(t\\,0.45)\\,0.3)\\,1\\,0.02)"
     expr = f"({voice})*{syllables}*pow(10\\,{gain_db}/20)"
+    picture = ["-f", "lavfi", "-i", f"color=c={colour}:size=320x180:rate=30:duration={seconds}"]
+    sound = ["-f", "lavfi", "-i", f"aevalsrc={expr}:s=48000:d={seconds}"]
+    codecs = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac", "-b:a", "128k"]
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y"]
-        + ["-f", "lavfi", "-i", f"color=c={colour}:size=320x180:rate=30:duration={seconds}"]
-        + ["-f", "lavfi", "-i", f"aevalsrc={expr}:s=48000:d={seconds}"]
-        + [
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "30",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            "-shortest",
-            str(path),
-        ],
-        check=True,
+        ["ffmpeg", "-loglevel", "error", "-y", *picture, *sound, *codecs, "-shortest", str(path)], check=True
     )
     return path
 
