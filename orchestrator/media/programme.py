@@ -19,7 +19,7 @@ from orchestrator.engine.ports import CueApplied, Notifier, OutputReport, Output
 from orchestrator.media.encoder import AudioEncoder, EncodedPacket, VideoEncoder
 from orchestrator.media.loudness import LoudnessChain
 from orchestrator.media.publisher import Samples
-from orchestrator.media.returns import ProgrammeTap
+from orchestrator.media.returns import FrameTap
 from orchestrator.media.settings import MediaSettings
 from orchestrator.media.sinks import OutputSink
 from orchestrator.media.sources import LiveSources, Tick
@@ -68,7 +68,7 @@ class Programme:
         # Sound per (language, loudness target): None is the language's programme sound as mixed.
         self._audio_keys: dict[str, tuple[str, float | None]] = {}  # destination → its sound
         self._chains: dict[tuple[str, float], tuple[LoudnessChain, AudioEncoder]] = {}
-        self._taps: list[ProgrammeTap] = []
+        self._taps: list[FrameTap] = []
         self._taps_lock = threading.Lock()
         self._samples = Samples()
         self._sinks: dict[str, OutputSink] = {}
@@ -116,7 +116,7 @@ class Programme:
     def route(self, language: str, mode: str) -> None:
         self._switcher.route(language, mode)
 
-    def add_tap(self, tap: ProgrammeTap) -> None:
+    def add_tap(self, tap: FrameTap) -> None:
         """Feed `tap` every frame from now on (return feeds); ended taps are dropped by themselves."""
         with self._taps_lock:
             self._taps.append(tap)

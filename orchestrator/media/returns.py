@@ -12,6 +12,7 @@ import contextlib
 import threading
 from collections import deque
 from fractions import Fraction
+from typing import Protocol
 
 import numpy as np
 import structlog
@@ -132,6 +133,15 @@ class ReturnVideoTrack(MediaStreamTrack):
         frame.time_base = Fraction(1, 90_000)
         self._index += 1
         return frame
+
+
+class FrameTap(Protocol):
+    """Anything fed each programme frame once it is encoded and handed to the outputs."""
+
+    @property
+    def ended(self) -> bool: ...
+
+    def feed(self, index: int, wall: float, picture: VideoFrame, floor: Audio, speaker: str | None) -> None: ...
 
 
 class ProgrammeTap:

@@ -58,10 +58,11 @@ class Microphone(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, hz: float, level: float = 0.3) -> None:
+    def __init__(self, hz: float, level: float = 0.3, bursts: tuple[float, float] | None = None) -> None:
         super().__init__()
         self.hz = hz
         self.level = level
+        self.bursts = bursts  # (every s, for s): the tone only for the first part of each period
         self.muted = False
         self.paused = False
         self._n = 0
@@ -80,7 +81,11 @@ class Microphone(MediaStreamTrack):
             self._n += 960
         t = np.arange(self._n, self._n + 960) / 48_000
         level = 0.0 if self.muted else self.level
-        samples = (level * np.sin(2 * np.pi * self.hz * t) * 32767).astype(np.int16)
+        wave = level * np.sin(2 * np.pi * self.hz * t)
+        if self.bursts is not None:
+            every, length = self.bursts
+            wave = wave * (np.mod(t, every) < length)
+        samples = (wave * 32767).astype(np.int16)
         frame = AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
         frame.sample_rate = 48_000
         frame.pts, frame.time_base = self._n, fractions.Fraction(1, 48_000)
