@@ -11,6 +11,9 @@ Real aiortc peer connections on loopback, the programme live (wall-clock pacing)
   notes the frame whose floor starts each burst as it leaves, and the interpreter — a second
   peer connection receiving `floor_feed` (Opus) — notes when the burst's first samples reach it.
 
+- voice to programme (the path an interpreter's voice takes back): from a burst leaving the
+  microphone to the programme frame whose floor starts it.
+
 Last line: JSON with `bench`, `glass_to_programme_ms_p50/p95` (target p95 ≤ 150),
 `floor_to_interpreter_ms_p50/p95` (target p95 ≤ 200), and the sample counts.
 
@@ -149,6 +152,13 @@ async def run(seconds: float) -> dict[str, object]:
         before = [t for t in programme_onsets if t <= heard and heard - t < 0.8]
         if before and heard > settle:
             ears.append((heard - before[-1]) * 1000)
+    # The same path an interpreter's voice takes to the programme: microphone → Opus → the
+    # registry's jitter buffer → the next programme frame.
+    mic = []
+    for sent in (t for t in voice.burst_sent if t > settle):
+        after = [t for t in programme_onsets if t >= sent and t - sent < 0.8]
+        if after:
+            mic.append((after[0] - sent) * 1000)
     return {
         "bench": "latency",
         "seconds": seconds,
@@ -158,6 +168,8 @@ async def run(seconds: float) -> dict[str, object]:
         "floor_to_interpreter_ms_p50": percentile(ears, 50),
         "floor_to_interpreter_ms_p95": percentile(ears, 95),
         "floor_samples": len(ears),
+        "voice_to_programme_ms_p50": percentile(mic, 50),
+        "voice_to_programme_ms_p95": percentile(mic, 95),
         "programme_late_frames": stats.late_frames,
     }
 

@@ -63,6 +63,7 @@ class Microphone(MediaStreamTrack):
         self.hz = hz
         self.level = level
         self.bursts = bursts  # (every s, for s): the tone only for the first part of each period
+        self.burst_sent: list[float] = []  # when each burst's first frame was handed to the peer
         self.muted = False
         self.paused = False
         self._n = 0
@@ -84,7 +85,13 @@ class Microphone(MediaStreamTrack):
         wave = level * np.sin(2 * np.pi * self.hz * t)
         if self.bursts is not None:
             every, length = self.bursts
-            wave = wave * (np.mod(t, every) < length)
+            on = np.mod(t, every) < length
+            wave = wave * on
+            starts = np.flatnonzero(on[1:] & ~on[:-1]) + 1  # a burst begins inside this frame
+            if on[0] and np.mod(t[0] - 1 / 48_000, every) >= length:
+                starts = np.concatenate([[0], starts])
+            if starts.size:
+                self.burst_sent.append(time.time())
         samples = (wave * 32767).astype(np.int16)
         frame = AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
         frame.sample_rate = 48_000
