@@ -136,7 +136,13 @@ async def run(seconds: float) -> dict[str, object]:
         floor = media.floor_feed("s1")
         assert floor is not None
         await interpreter.start(floor)
-        await asyncio.sleep(seconds)
+        # Decoded frames must never queue up: sample the receiving tracks' queues (aiortc's own,
+        # drained by the registry) all along.
+        queued = 0
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            queued = max(queued, *(t._queue.qsize() for t in got.values()))
+            await asyncio.sleep(0.01)
         stats = media.programme("s1").stats
         await media.stop("s1")
     finally:
@@ -170,6 +176,7 @@ async def run(seconds: float) -> dict[str, object]:
         "floor_samples": len(ears),
         "voice_to_programme_ms_p50": percentile(mic, 50),
         "voice_to_programme_ms_p95": percentile(mic, 95),
+        "decoded_frames_queued_max": queued,
         "programme_late_frames": stats.late_frames,
     }
 

@@ -171,7 +171,7 @@ class Listener:
                     self.frames.append((time.time(), pcm))
                 elif isinstance(frame, VideoFrame):
                     self.pictures.append((time.time(), frame))
-        except Exception:  # MediaStreamError at the end
+        except Exception:  # MediaStreamError when the track ends
             return
 
     async def close(self) -> None:
