@@ -11,7 +11,7 @@ microphone at once, no goodbye, the connection stays up, as when a home uplink d
   `live_return_s` of stable pictures, default 2 s).
 
 Last line: JSON with `bench`, `drops`, `fallback_frames_max`, `fallback_frames_p50`,
-`return_s_max`, `return_s_p50`, `missed` (drops never seen, or never returned from).
+`return_s_max`, `return_s_p50`, `missed` (drops never covered, or never returned from).
 
     python scripts/bench/fallback.py [--drops 50] [--down-s 0.8]
 """
@@ -91,7 +91,7 @@ async def run(drops: int, down_s: float, workdir: Path) -> dict[str, object]:
     watcher = Watcher()
     fallback_frames: list[int] = []
     returns: list[float] = []
-    missed = 0
+    missed: list[str] = []
     try:
         got = await pair.connect()
         registry.register("speaker", got["video"], got["audio"])
@@ -115,7 +115,7 @@ async def run(drops: int, down_s: float, workdir: Path) -> dict[str, object]:
             last_sent = camera.sent[-1][1]  # the peer's last picture left then
             lost = await wait_for(watcher, last_sent, "backup", 5)
             if lost is None:
-                missed += 1
+                missed.append(f"drop {len(fallback_frames) + len(missed)}: no backup within 5 s")
             else:
                 fallback_frames.append(sum(1 for i, _, s in watcher.since(last_sent) if i < lost[0]))
             await asyncio.sleep(max(0.0, down_s - (time.time() - last_sent)))
@@ -123,7 +123,7 @@ async def run(drops: int, down_s: float, workdir: Path) -> dict[str, object]:
             resumed = time.time()
             back = await wait_for(watcher, resumed, "live", 10)
             if back is None:
-                missed += 1
+                missed.append(f"drop {len(returns) + len(missed)}: not back on air within 10 s")
             else:
                 returns.append(back[1] - resumed)
             await asyncio.sleep(0.3)
