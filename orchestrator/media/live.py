@@ -351,7 +351,7 @@ class RemoteSourceRegistry(LiveSources):
     def booth(self, source: AudioSource, language: str, fallback: AudioInput) -> AudioInput:
         if not source.booth_id:
             return fallback
-        return BoothInput(self._feed(f"booth {source.booth_id}"), fallback, self._settings.live_timeout_s)
+        return BoothInput(self._feed(f"booth {source.booth_id}"), fallback, self._settings.booth_timeout_s)
 
     def _studio_feed(self, url: str) -> LiveFeed:
         feed = self._feed(f"studio {mask_text(url)}")

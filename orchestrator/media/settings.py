@@ -32,6 +32,8 @@ class MediaSettings(BaseSettings):
     # A live source (remote speaker, studio feed) that delivered no frame for this long is replaced
     # by its backup or the stand-by slate (drop detection by the picture itself, not by ICE).
     live_timeout_s: float = 0.3
+    # A live booth whose sound stopped for this long gives way to its scheduled feed.
+    booth_timeout_s: float = 0.5
     # A dropped live source is cut back to once its pictures have flowed this long without a gap.
     live_return_s: float = 2.0
     # The floor under an interpretation: None mutes it, a number mixes it in at that gain (dB, < 0).
