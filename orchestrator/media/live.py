@@ -33,6 +33,9 @@ log = structlog.get_logger(__name__)
 
 JITTER_MIN = AUDIO_RATE * 60 // 1000  # start playing a feed's sound once 60 ms are buffered
 JITTER_MAX = AUDIO_RATE * 250 // 1000  # never lag more than 250 ms: drop the oldest beyond
+# Every second, what the buffer never went below is delay nobody needed: drop it down to the
+# cushion, so a burst of arrivals cannot leave the sound late (and behind the picture) for good.
+TRIM_EVERY = 30  # programme frames
 
 
 def bound_decoder_threads(threads: int) -> None:
@@ -77,6 +80,8 @@ class LiveFeed:
         self._sound = AudioBuffer()
         self._sound_at = -1e9
         self._playing = False  # the jitter buffer has filled once and sound is being taken
+        self._low = JITTER_MAX  # the least buffered after a take, since the last trim
+        self._takes = 0
         self._normalizer = AudioNormalizer()
         self._healthy_since: float | None = None
 
@@ -117,6 +122,12 @@ class LiveFeed:
             out = self._sound.pop(samples)
             if not len(self._sound):
                 self._playing = False  # ran dry: refill the cushion before playing on
+            self._low = min(self._low, len(self._sound))
+            self._takes += 1
+            if self._takes >= TRIM_EVERY:
+                if self._low > JITTER_MIN:
+                    self._sound.drop(self._low - JITTER_MIN)
+                self._low, self._takes = JITTER_MAX, 0
             return out
 
     @property
