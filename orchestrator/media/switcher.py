@@ -43,7 +43,9 @@ from orchestrator.planning.cues import AudioKind, AudioSource, Cue, CueSheet, Vi
 
 log = structlog.get_logger(__name__)
 
-SILENCE_DUCK_DB = -10.0  # the "floor_ducked" silence policy: the floor this much below its own level
+# The "floor_ducked" silence policy: the floor at `floor_duck_db` when one is set, else this far
+# below its own level.
+SILENCE_DUCK_DB = -10.0
 
 
 class SilenceWatch:
@@ -341,7 +343,8 @@ class Switcher:
                     self._notifier.alert("warning", message, session=self.session_id)
                 self._publish(RouteChanged(self.session_id, language, booth, tick.event, "silence", silent=True))
             elif change == "policy" and policy != "keep":
-                mix.substitute(1.0 if policy == "floor" else db_gain(SILENCE_DUCK_DB))
+                ducked = self._duck if self._duck is not None else db_gain(SILENCE_DUCK_DB)
+                mix.substitute(1.0 if policy == "floor" else ducked)
                 log.warning(
                     "booth_silence_policy", session=self.session_id, language=language, booth=booth, policy=policy
                 )
