@@ -145,7 +145,8 @@ async def build_system(
         bus.subscribe(_journal_alerts(journal))
         live = RemoteSourceRegistry(settings.media)  # the studio feed, remote speakers, live booths
         stack.push_async_callback(live.close)
-        media = AvMediaPlane(clock, settings.media, live=live)
+        loudness = {d.id: d.loudness_target() for d in schedule.destinations}
+        media = AvMediaPlane(clock, settings.media, live=live, publish=bus.publish, notifier=bus, loudness=loudness)
         stack.push_async_callback(media.close)
         ctx = OutputsContext(schedule, clock, journal, bus, settings.recordings_dir)
         wiring = await outputs.open(ctx, stack)

@@ -22,12 +22,31 @@ TONE_LEVEL = 0.2  # about −14 dBFS: clearly audible, never clipping when summe
 
 
 class AudioInput(Protocol):
+    @property
+    def watched(self) -> bool:
+        """Whether silence on this input means someone stopped talking (a live booth, a recording),
+        so that the silence alarm watches it; a scheduled "silence" feed is silent on purpose."""
+
     def read(self, samples: int) -> Audio: ...
 
     def close(self) -> None: ...
 
 
+def dbfs(chunk: Audio) -> float:
+    """RMS level of a chunk in dB relative to full scale (−120 for digital silence)."""
+    if not chunk.size:
+        return -120.0
+    rms = float(np.sqrt(np.mean(np.square(chunk, dtype=np.float64))))
+    return 20.0 * float(np.log10(rms)) if rms > 1e-6 else -120.0
+
+
+def db_gain(db: float) -> float:
+    return float(10.0 ** (db / 20.0))
+
+
 class Silence:
+    watched = False
+
     def read(self, samples: int) -> Audio:
         return silence(samples)
 
@@ -37,6 +56,8 @@ class Silence:
 
 class Tone:
     """A sine test tone; the phase carries over between reads so the tone has no seams."""
+
+    watched = True
 
     def __init__(self, hz: float, level: float = TONE_LEVEL) -> None:
         self.hz = hz
@@ -55,6 +76,8 @@ class Tone:
 
 class ClipSound:
     """An interpretation channel recorded ahead (a file): played from the start, silence after."""
+
+    watched = True
 
     def __init__(self, path: str) -> None:
         self._reader = ClipReader(path, fitter=None)
@@ -102,28 +125,49 @@ FLOOR = AudioSource(kind=AudioKind.FLOOR)
 
 
 class LanguageMix:
-    """The sound of one language programme: a route (FLOOR, or an input) and changes between routes."""
+    """The sound of one language programme: a route (FLOOR, or an input) and changes between routes.
 
-    def __init__(self, language: str) -> None:
+    Under an interpretation the floor is muted, or mixed in at `duck_gain`; `substitute(gain)`
+    (the silence policy) replaces a silent booth by the floor at `gain` until `substitute(None)`.
+    Gains move over one frame, so no change clicks."""
+
+    def __init__(self, language: str, duck_gain: float | None = None) -> None:
         self.language = language
         self.source: AudioSource = FLOOR
+        self.input_level = -120.0  # dBFS of the route's input on the last frame (-120 on the floor)
+        self._duck = duck_gain or 0.0
         self._input: AudioInput | None = None
         self._previous: tuple[AudioSource, AudioInput | None] | None = None
+        self._substitute: float | None = None
+        self._gains = (1.0, self._duck)  # (input, floor) on the last frame
 
-    def route(self, source: AudioSource, make_input: InputFactory) -> None:
-        """Switch to `source` from the next mixed frame on (with a crossfade then)."""
+    @property
+    def watched(self) -> bool:
+        """Whether the silence alarm should watch this language now (a live or recorded booth on duty)."""
+        return self.source.kind == AudioKind.INTERPRETATION and self._input is not None and self._input.watched
+
+    def route(self, source: AudioSource, make_input: InputFactory) -> bool:
+        """Switch to `source` from the next mixed frame on (with a crossfade then); False when it
+        was the route already."""
         if source == self.source:
-            return
+            return False
         if self._previous is not None and self._previous[1] is not None:
             self._previous[1].close()  # two changes on one frame: the first one is never heard
         self._previous = (self.source, self._input)
         self.source = source
+        self._substitute = None
+        self._gains = (1.0, self._duck)
         self._input = None if source.kind == AudioKind.FLOOR else make_input(source, self.language)
+        return True
+
+    def substitute(self, floor_gain: float | None) -> None:
+        """The floor at `floor_gain` in place of the route's input (None: the input again)."""
+        self._substitute = floor_gain
 
     def mix(self, samples: int, floor: Audio, floor_before: Audio | None) -> Audio:
         """One frame of sound. `floor_before` is the previous picture source's sound when the picture
         changed on this frame (so a FLOOR route crossfades from the old speaker to the new one)."""
-        new = self._read(self.source, self._input, samples, floor)
+        new = self._read(self.source, self._input, samples, floor, current=True)
         if self._previous is not None:
             source, inp = self._previous
             self._previous = None
@@ -135,13 +179,27 @@ class LanguageMix:
             return crossfade(floor_before, new)
         return new
 
-    @staticmethod
-    def _read(source: AudioSource, inp: AudioInput | None, samples: int, floor: Audio) -> Audio:
+    def _read(
+        self, source: AudioSource, inp: AudioInput | None, samples: int, floor: Audio, current: bool = False
+    ) -> Audio:
         if source.kind == AudioKind.FLOOR:
+            if current:
+                self.input_level = -120.0
             return floor
-        if inp is None:
-            return silence(samples)
-        return inp.read(samples)
+        chunk = silence(samples) if inp is None else inp.read(samples)
+        if not current:
+            return chunk
+        self.input_level = dbfs(chunk)
+        target = (1.0, self._duck) if self._substitute is None else (0.0, self._substitute)
+        (gi0, gf0), (gi1, gf1) = self._gains, target
+        self._gains = target
+        if (gi0, gf0) == (gi1, gf1):
+            return chunk * gi1 + floor * gf1 if (gi1, gf1) != (1.0, 0.0) else chunk
+        ramp = np.linspace(0.0, 1.0, samples, endpoint=False, dtype=np.float32)
+        gi = gi0 + (gi1 - gi0) * ramp
+        gf = gf0 + (gf1 - gf0) * ramp
+        out: Audio = chunk * gi + floor * gf
+        return out
 
     def close(self) -> None:
         for inp in (self._input, self._previous[1] if self._previous else None):

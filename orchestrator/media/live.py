@@ -7,9 +7,11 @@ always drain their source, shown or not (aiortc and `MediaPlayer` queues are unb
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import av
 import av.error
@@ -22,6 +24,7 @@ from orchestrator.media.audio import AudioInput
 from orchestrator.media.frames import Audio, AudioBuffer, AudioNormalizer, Fitter, silence
 from orchestrator.media.programme import LiveSources
 from orchestrator.media.settings import AUDIO_RATE, MediaSettings
+from orchestrator.media.slate import LowerThird
 from orchestrator.media.sources import Picture, Tick
 from orchestrator.planning.cues import AudioSource, VideoKind, VideoSource
 from orchestrator.redaction import mask_text
@@ -30,28 +33,62 @@ log = structlog.get_logger(__name__)
 
 JITTER_MIN = AUDIO_RATE * 60 // 1000  # start playing a feed's sound once 60 ms are buffered
 JITTER_MAX = AUDIO_RATE * 250 // 1000  # never lag more than 250 ms: drop the oldest beyond
-RECOVER_S = 1.0  # a feed that failed must deliver this long without a gap before it is shown again
+# Every second, what the buffer never went below is delay nobody needed: drop it down to the
+# cushion, so a burst of arrivals cannot leave the sound late (and behind the picture) for good.
+TRIM_EVERY = 30  # programme frames
+
+
+def bound_decoder_threads(threads: int) -> None:
+    """Make every video decoder aiortc creates from now on use at most `threads` FFmpeg threads.
+
+    aiortc opens libvpx / h264 `CodecContext`s with FFmpeg's default thread count (one per core,
+    plus frame threading that adds a frame of delay each); with a dozen guests on two cores that is
+    dozens of threads fighting the programme. aiortc has no option for it, so its receiver's
+    `get_decoder` is wrapped once (idempotent; the newest bound wins)."""
+    receiver: Any = importlib.import_module("aiortc.rtcrtpreceiver")  # patched, so typed loosely
+    global _decoder_threads
+    _decoder_threads = max(1, threads)
+    if getattr(receiver.get_decoder, "_summit_bounded", False):
+        return
+    original = receiver.get_decoder
+
+    def get_decoder(codec: Any) -> Any:
+        decoder = original(codec)
+        ctx = getattr(decoder, "codec", None)
+        if ctx is not None and getattr(ctx, "type", None) == "video":
+            ctx.thread_count = _decoder_threads
+            ctx.thread_type = "SLICE"  # no frame threading: it holds frames back
+        return decoder
+
+    get_decoder._summit_bounded = True  # type: ignore[attr-defined]  # marks the wrapper
+    receiver.get_decoder = get_decoder
+
+
+_decoder_threads = 1
 
 
 class LiveFeed:
     """The newest picture and a jitter buffer of sound from one live source; thread-safe."""
 
-    def __init__(self, name: str, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, name: str, now: Callable[[], float] = time.monotonic, gap_s: float = 0.3) -> None:
         self.name = name
         self._now = now
+        self._gap_s = gap_s  # a pause longer than this between pictures ends a healthy run
         self._lock = threading.Lock()
         self._picture: VideoFrame | None = None
         self._picture_at = -1e9
         self._sound = AudioBuffer()
         self._sound_at = -1e9
         self._playing = False  # the jitter buffer has filled once and sound is being taken
+        self._low = JITTER_MAX  # the least buffered after a take, since the last trim
+        self._takes = 0
         self._normalizer = AudioNormalizer()
         self._healthy_since: float | None = None
 
     def put_video(self, frame: VideoFrame) -> None:
         with self._lock:
             now = self._now()
-            if now - self._picture_at > 0.5 or self._healthy_since is None:
+            if now - self._picture_at > self._gap_s or self._healthy_since is None:
                 self._healthy_since = now  # the first frame after a gap starts a new healthy run
             self._picture = frame
             self._picture_at = now
@@ -71,9 +108,9 @@ class LiveFeed:
             return self._picture, self._now() - self._picture_at
 
     def healthy_for(self) -> float:
-        """How long pictures have been arriving without a gap longer than half a second."""
+        """How long pictures have been arriving without a gap longer than `gap_s`."""
         with self._lock:
-            if self._healthy_since is None or self._now() - self._picture_at > 0.5:
+            if self._healthy_since is None or self._now() - self._picture_at > self._gap_s:
                 return 0.0
             return self._now() - self._healthy_since
 
@@ -85,7 +122,19 @@ class LiveFeed:
             out = self._sound.pop(samples)
             if not len(self._sound):
                 self._playing = False  # ran dry: refill the cushion before playing on
+            self._low = min(self._low, len(self._sound))
+            self._takes += 1
+            if self._takes >= TRIM_EVERY:
+                if self._low > JITTER_MIN:
+                    self._sound.drop(self._low - JITTER_MIN)
+                self._low, self._takes = JITTER_MAX, 0
             return out
+
+    @property
+    def heard(self) -> bool:
+        """Whether any sound ever came from this feed."""
+        with self._lock:
+            return self._sound_at > -1e9
 
     def sound_age(self) -> float:
         with self._lock:
@@ -93,14 +142,25 @@ class LiveFeed:
 
 
 class LiveRuntime:
-    """Shows a live feed; fails (→ fallback) when no picture came for `timeout` seconds."""
+    """Shows a live feed, scaled to the rendition, with its caption (`lower_third`); fails
+    (→ fallback) when no picture came for `timeout` seconds; `recovered()` once pictures have flowed
+    for `return_s` without a gap."""
 
-    def __init__(self, feed: LiveFeed, fitter: Fitter, timeout: float) -> None:
+    def __init__(
+        self,
+        feed: LiveFeed,
+        fitter: Fitter,
+        timeout: float,
+        return_s: float = 2.0,
+        lower_third: LowerThird | None = None,
+    ) -> None:
         self.name = feed.name
         self.failure: str | None = None
         self._feed = feed
         self._fitter = fitter
         self._timeout = timeout
+        self._return_s = return_s
+        self._lower_third = lower_third
         self._raw: VideoFrame | None = None
         self._fitted: VideoFrame | None = None
 
@@ -110,12 +170,13 @@ class LiveRuntime:
             self.failure = "no picture yet" if raw is None else f"no picture for {age:.2f} s"
             return None
         if raw is not self._raw:  # scale each received picture once, however often it is shown
-            self._raw, self._fitted = raw, self._fitter.fit(raw)
+            fitted = self._fitter.fit(raw)
+            self._raw, self._fitted = raw, self._lower_third.over(fitted) if self._lower_third else fitted
         assert self._fitted is not None
         return Picture(self._fitted, self._feed.sound(tick.samples))
 
     def recovered(self) -> bool:
-        return self._feed.healthy_for() >= RECOVER_S
+        return self._feed.healthy_for() >= self._return_s
 
     def close(self) -> None:
         pass  # the feed belongs to its registration, not to one cue
@@ -129,6 +190,11 @@ class BoothInput:
         self._feed = feed
         self._fallback = fallback
         self._timeout = timeout
+
+    @property
+    def watched(self) -> bool:
+        # Once an interpreter has been heard, their silence (or their link going quiet) matters.
+        return self._fallback.watched or self._feed.heard
 
     def read(self, samples: int) -> Audio:
         if self._feed.sound_age() <= self._timeout:
@@ -218,6 +284,7 @@ class RemoteSourceRegistry(LiveSources):
 
     def __init__(self, settings: MediaSettings | None = None) -> None:
         self._settings = settings or MediaSettings()
+        bound_decoder_threads(self._settings.decoder_threads)
         self._lock = threading.Lock()
         self._feeds: dict[str, LiveFeed] = {}
         self._pumps: dict[str, list[_TrackPump]] = {}
@@ -255,7 +322,7 @@ class RemoteSourceRegistry(LiveSources):
         with self._lock:
             feed = self._feeds.get(name)
             if feed is None:
-                feed = self._feeds[name] = LiveFeed(name)
+                feed = self._feeds[name] = LiveFeed(name, gap_s=self._settings.live_timeout_s)
             return feed
 
     def _attach(self, name: str, tracks: list[MediaStreamTrack | None]) -> LiveFeed:
@@ -281,18 +348,21 @@ class RemoteSourceRegistry(LiveSources):
             self._studio_feed(source.url)
 
     def video(self, source: VideoSource, settings: MediaSettings, fitter: Fitter) -> LiveRuntime | None:
+        caption: LowerThird | None = None
         if source.kind == VideoKind.REMOTE and source.speaker_id:
             feed = self._feed(f"remote {source.speaker_id}")
+            if source.slate is not None and source.slate.title:
+                caption = LowerThird(settings.width, settings.height, source.slate.title, source.slate.subtitle)
         elif source.kind == VideoKind.STUDIO and source.url:
             feed = self._studio_feed(source.url)
         else:
             return None
-        return LiveRuntime(feed, fitter, settings.live_timeout_s)
+        return LiveRuntime(feed, fitter, settings.live_timeout_s, settings.live_return_s, caption)
 
     def booth(self, source: AudioSource, language: str, fallback: AudioInput) -> AudioInput:
         if not source.booth_id:
             return fallback
-        return BoothInput(self._feed(f"booth {source.booth_id}"), fallback, self._settings.live_timeout_s)
+        return BoothInput(self._feed(f"booth {source.booth_id}"), fallback, self._settings.booth_timeout_s)
 
     def _studio_feed(self, url: str) -> LiveFeed:
         feed = self._feed(f"studio {mask_text(url)}")

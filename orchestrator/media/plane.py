@@ -10,9 +10,10 @@ import io
 import math
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyloudnorm as pyln  # type: ignore[import-untyped]
@@ -20,11 +21,13 @@ import structlog
 from PIL import Image
 
 from orchestrator.clock import Clock
-from orchestrator.engine.ports import CueApplied, Meter, OutputReport, OutputSpec, OutputStats
+from orchestrator.engine.events import RunEvent
+from orchestrator.engine.ports import CueApplied, Meter, Notifier, OutputReport, OutputSpec, OutputStats
 from orchestrator.media import process_writer
 from orchestrator.media.clip import ClipError, ClipReader, check_clip
 from orchestrator.media.frames import Fitter
 from orchestrator.media.programme import LiveSources, Programme
+from orchestrator.media.returns import ProgrammeTap, ReturnAudioTrack, ReturnVideoTrack
 from orchestrator.media.settings import AUDIO_RATE, MediaSettings
 from orchestrator.media.slate import SlateRenderer
 from orchestrator.planning.cues import Cue, CueSheet, Slate, VideoKind
@@ -40,12 +43,28 @@ class AvMediaPlane:
     """Implements `orchestrator.engine.ports.MediaPlane`.
 
     `live` supplies remote speakers, studio feeds and live interpretation booths (see
-    `orchestrator.media.live.RemoteSourceRegistry`); without it those cues show their fallback."""
+    `orchestrator.media.live.RemoteSourceRegistry`); without it those cues show their fallback.
+    `publish` gets `RouteChanged` and `FallbackChanged` events (from the programmes' threads: the
+    event bus hands them to its loop); `notifier` the silence alarms. `loudness` maps a
+    destination id to its integrated loudness target (LUFS); a destination not in it gets the
+    language's sound as mixed. Also implements `ReturnFeeds`."""
 
-    def __init__(self, clock: Clock, settings: MediaSettings | None = None, live: LiveSources | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        settings: MediaSettings | None = None,
+        live: LiveSources | None = None,
+        *,
+        publish: Callable[[RunEvent], None] | None = None,
+        notifier: Notifier | None = None,
+        loudness: Mapping[str, float] | None = None,
+    ) -> None:
         self._clock = clock
         self.settings = settings or MediaSettings()
         self._live = live
+        self._publish = publish
+        self._notifier = notifier
+        self._loudness = dict(loudness or {})
         self._programmes: dict[str, Programme] = {}
         self._applied: list[CueApplied] = []
         self._applied_lock = threading.Lock()
@@ -70,7 +89,14 @@ class AvMediaPlane:
         current = self._programmes.get(cue_sheet.session_id)
         if current is None or not current.running:
             self._programmes[cue_sheet.session_id] = Programme(
-                cue_sheet, self._clock, self.settings, preroll=self._preroll, on_cue=self._cue_applied, live=self._live
+                cue_sheet,
+                self._clock,
+                self.settings,
+                preroll=self._preroll,
+                on_cue=self._cue_applied,
+                live=self._live,
+                publish=self._publish,
+                notifier=self._notifier,
             )
         log.info("programme_prepared", session=cue_sheet.session_id, cues=len(cue_sheet.cues), problems=len(problems))
         return problems
@@ -79,7 +105,7 @@ class AvMediaPlane:
         await asyncio.get_running_loop().run_in_executor(None, self._programme(session_id).start)
 
     async def attach_output(self, output: OutputSpec) -> None:
-        self._programme(output.session_id).attach(output)
+        self._programme(output.session_id).attach(output, self._loudness.get(output.destination_id))
 
     async def detach_output(self, session_id: str, destination_id: str) -> OutputReport:
         programme = self._programme(session_id)
@@ -100,6 +126,36 @@ class AvMediaPlane:
         reports = await asyncio.get_running_loop().run_in_executor(None, programme.stop)
         del self._programmes[session_id]
         return reports
+
+    def route(self, session_id: str, language: str, mode: str) -> None:
+        """The operator's route for one language programme, from the next frame on: "auto" (the
+        schedule's), "floor", or one of the session's booth ids. ValueError names what is wrong."""
+        self._programme(session_id).route(language, mode)
+
+    # -- ReturnFeeds -------------------------------------------------------------------------
+
+    def return_feed(self, session_id: str, minus: str | None) -> tuple[Any, Any] | None:
+        """New (video, audio) tracks for one speaker's green room: the programme at 5 fps, 320x180,
+        and the floor without `minus`'s own voice. Call on the event loop."""
+        programme = self._programmes.get(session_id)
+        if programme is None or not programme.running:
+            return None
+        video = ReturnVideoTrack(f"return {session_id}")
+        audio = ReturnAudioTrack(f"return {session_id}")
+        programme.add_tap(ProgrammeTap(video, audio, minus, self.settings.fps))
+        log.info("return_feed_opened", session=session_id, minus=minus)
+        return video, audio
+
+    def floor_feed(self, session_id: str) -> Any | None:
+        """A new audio track of the session's original sound for an interpreter (no loudness
+        processing, no look-ahead: it leaves with the frame that carries it)."""
+        programme = self._programmes.get(session_id)
+        if programme is None or not programme.running:
+            return None
+        audio = ReturnAudioTrack(f"floor {session_id}")
+        programme.add_tap(ProgrammeTap(None, audio, None, self.settings.fps))
+        log.info("floor_feed_opened", session=session_id)
+        return audio
 
     def applied_cues(self) -> list[CueApplied]:
         with self._applied_lock:

@@ -3,7 +3,10 @@ the tests): codecs, size, rate, keyframe spacing, audio format, timestamp sanity
 
 from __future__ import annotations
 
+import re
+import subprocess
 from collections import Counter
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -105,3 +108,27 @@ def probe(
         return info
     finally:
         container.close()
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated_lufs: float
+    true_peak_dbtp: float
+
+
+def measure_loudness(path: str, *, start_s: float = 0.0, seconds: float | None = None) -> Loudness:
+    """EBU R128 integrated loudness and true peak of a recording's first audio stream, measured by
+    FFmpeg's `ebur128` filter (the reference implementation broadcasters use); `start_s` and
+    `seconds` pick a window. Raises ValueError naming the file when FFmpeg cannot measure it."""
+    window = ["-ss", f"{start_s:.3f}"] if start_s else []
+    if seconds is not None:
+        window += ["-t", f"{seconds:.3f}"]
+    cmd = ["ffmpeg", "-hide_banner", "-nostats", *window, "-i", path, "-map", "0:a:0"]
+    cmd += ["-af", "ebur128=peak=true", "-f", "null", "-"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    summary = done.stderr.rsplit("Summary:", 1)[-1]
+    integrated = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
+    peak = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    if done.returncode != 0 or integrated is None or peak is None:
+        raise ValueError(f"cannot measure the loudness of {path}: {done.stderr.strip().splitlines()[-1:]}")
+    return Loudness(float(integrated.group(1)), float(peak.group(1)))

@@ -11,15 +11,19 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import structlog
+from av.video.frame import VideoFrame
 
 from orchestrator.clock import Clock
-from orchestrator.engine.ports import CueApplied, OutputReport, OutputSpec
+from orchestrator.engine.events import RunEvent
+from orchestrator.engine.ports import CueApplied, Notifier, OutputReport, OutputSpec
 from orchestrator.media.encoder import AudioEncoder, EncodedPacket, VideoEncoder
+from orchestrator.media.loudness import LoudnessChain
 from orchestrator.media.publisher import Samples
+from orchestrator.media.returns import FrameTap
 from orchestrator.media.settings import MediaSettings
 from orchestrator.media.sinks import OutputSink
 from orchestrator.media.sources import LiveSources, Tick
-from orchestrator.media.switcher import Switcher
+from orchestrator.media.switcher import Composed, Switcher
 from orchestrator.planning.cues import Cue, CueSheet
 
 __all__ = ["MAX_BEHIND_S", "LiveSources", "PipelineStats", "Programme"]  # LiveSources lives in sources
@@ -50,13 +54,22 @@ class Programme:
         preroll: Executor,
         on_cue: Callable[[CueApplied], None],
         live: LiveSources | None = None,
+        publish: Callable[[RunEvent], None] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.cue_sheet = cue_sheet
         self.session_id = cue_sheet.session_id
         self._clock = clock
         self._settings = settings
         # What every frame shows and sounds like; its sources and inputs are opened on the thread.
-        self._switcher = Switcher(cue_sheet, clock, settings, preroll=preroll, on_cue=on_cue, live=live)
+        self._switcher = Switcher(
+            cue_sheet, clock, settings, preroll=preroll, on_cue=on_cue, live=live, publish=publish, notifier=notifier
+        )
+        # Sound per (language, loudness target): None is the language's programme sound as mixed.
+        self._audio_keys: dict[str, tuple[str, float | None]] = {}  # destination → its sound
+        self._chains: dict[tuple[str, float], tuple[LoudnessChain, AudioEncoder]] = {}
+        self._taps: list[FrameTap] = []
+        self._taps_lock = threading.Lock()
         self._samples = Samples()
         self._sinks: dict[str, OutputSink] = {}
         self._sinks_lock = threading.Lock()
@@ -100,7 +113,15 @@ class Programme:
     def arm(self, cue: Cue) -> None:
         self._switcher.arm(cue)
 
-    def attach(self, spec: OutputSpec) -> None:
+    def route(self, language: str, mode: str) -> None:
+        self._switcher.route(language, mode)
+
+    def add_tap(self, tap: FrameTap) -> None:
+        """Feed `tap` every frame from now on (return feeds); ended taps are dropped by themselves."""
+        with self._taps_lock:
+            self._taps.append(tap)
+
+    def attach(self, spec: OutputSpec, loudness_lufs: float | None = None) -> None:
         if spec.language not in self.cue_sheet.languages:
             raise ValueError(
                 f"session {self.session_id}: destination {spec.destination_id} wants language {spec.language!r}, "
@@ -109,12 +130,14 @@ class Programme:
         with self._sinks_lock:
             if spec.destination_id in self._sinks:
                 return
+            self._audio_keys[spec.destination_id] = (spec.language, loudness_lufs)
             self._sinks[spec.destination_id] = OutputSink(spec, self._samples, self._settings, self.request_keyframe)
         self.request_keyframe()  # the new output starts at the next frame, not up to 2 s later
 
     def detach(self, destination_id: str) -> OutputReport | None:
         with self._sinks_lock:
             sink = self._sinks.pop(destination_id, None)
+            self._audio_keys.pop(destination_id, None)
         if sink is None:
             return None
         report = sink.close()
@@ -175,7 +198,11 @@ class Programme:
                 self._frame(n, wall, venc, aencs)
                 self.stats.busy_s += time.monotonic() - began
                 n += 1
-            self._fan_out(venc.flush(), {lang: enc.flush() for lang, enc in aencs.items()})
+            flushed: dict[tuple[str, float | None], list[EncodedPacket]] = {
+                (lang, None): enc.flush() for lang, enc in aencs.items()
+            }
+            flushed.update({key: enc.flush() for key, (_, enc) in self._chains.items()})
+            self._fan_out(venc.flush(), flushed)
         except Exception as exc:  # the thread must say why the programme stopped
             self.error = f"session {self.session_id}: programme failed: {exc!r}"
             log.exception("programme_failed", session=self.session_id)
@@ -186,7 +213,7 @@ class Programme:
         """Far behind the wall clock (the machine is overloaded): skip frames rather than drift,
         so that cues stay on time. The audio clocks skip with the picture, keeping them in sync."""
         skipped = int(late * self._settings.fps)
-        for enc in aencs.values():
+        for enc in [*aencs.values(), *(enc for _, enc in self._chains.values())]:
             enc.skip(skipped * self._settings.samples_per_frame)
         self.stats.dropped_frames += skipped
         log.error("frames_dropped", session=self.session_id, frames=skipped, behind_s=round(late, 2))
@@ -194,23 +221,50 @@ class Programme:
 
     def _frame(self, n: int, wall: float, venc: VideoEncoder, aencs: dict[str, AudioEncoder]) -> None:
         tick = Tick(n, wall, self._clock.to_event(wall), self._settings.samples_per_frame)
-        picture, sounds = self._switcher.frame(tick)
+        composed = self._switcher.frame(tick)
+        picture, sounds = composed.video, composed.sounds
         key = self._want_keyframe.is_set()
         if key:
             self._want_keyframe.clear()
         video = venc.encode(picture, n, force_keyframe=key)
         if self._samples.video is None:
             self._samples.video = venc.sample  # before the first keyframe reaches any output
-        self._fan_out(video, {lang: aencs[lang].encode(sound) for lang, sound in sounds.items()})
+        audio: dict[tuple[str, float | None], list[EncodedPacket]] = {
+            (lang, None): aencs[lang].encode(sound) for lang, sound in sounds.items()
+        }
+        with self._sinks_lock:
+            keys = set(self._audio_keys.values())
+        for lang, target in keys:
+            if target is None or lang not in sounds:
+                continue
+            chain = self._chains.get((lang, target))
+            if chain is None:  # a new target: its encoder starts on this frame's timestamp
+                enc = AudioEncoder(self._settings)
+                enc.skip(n * self._settings.samples_per_frame)
+                chain = self._chains[(lang, target)] = (LoudnessChain(target, self._settings), enc)
+            audio[(lang, target)] = chain[1].encode(chain[0].process(sounds[lang]))
+        self._fan_out(video, audio)
         self.stats.frames = n + 1
+        self._feed_taps(composed, n, wall, picture)
+
+    def _feed_taps(self, composed: Composed, n: int, wall: float, picture: VideoFrame) -> None:
+        with self._taps_lock:
+            self._taps = [t for t in self._taps if not t.ended]
+            taps = list(self._taps)
+        if not taps:
+            return
+        floor = composed.floor if composed.floor is not None else next(iter(composed.sounds.values()))
+        for tap in taps:
+            tap.feed(n, wall, picture, floor, composed.speaker)
 
     # -- fan-out ------------------------------------------------------------------------------
 
-    def _fan_out(self, video: list[EncodedPacket], audio: dict[str, list[EncodedPacket]]) -> None:
-        """Hand one frame's packets to every output: the shared video, and its language's audio."""
+    def _fan_out(self, video: list[EncodedPacket], audio: dict[tuple[str, float | None], list[EncodedPacket]]) -> None:
+        """Hand one frame's packets to every output: the shared video, and its language's audio
+        (at its destination's loudness)."""
         with self._sinks_lock:
-            sinks = list(self._sinks.values())
-        for sink in sinks:
-            packets = video + audio.get(sink.language, [])
+            sinks = [(s, self._audio_keys.get(d, (s.language, None))) for d, s in self._sinks.items()]
+        for sink, key in sinks:
+            packets = video + audio.get(key, [])
             if packets:
                 sink.feed(packets)

@@ -30,8 +30,26 @@ class MediaSettings(BaseSettings):
     # opening a file never delays the frame the cue is due on.
     preroll_s: float = 5.0
     # A live source (remote speaker, studio feed) that delivered no frame for this long is replaced
-    # by its backup or the stand-by slate.
-    live_timeout_s: float = 0.5
+    # by its backup or the stand-by slate (drop detection by the picture itself, not by ICE).
+    live_timeout_s: float = 0.3
+    # A live booth whose sound stopped for this long gives way to its scheduled feed.
+    booth_timeout_s: float = 0.5
+    # A dropped live source is cut back to once its pictures have flowed this long without a gap.
+    live_return_s: float = 2.0
+    # The floor under an interpretation: None mutes it, a number mixes it in at that gain (dB, < 0).
+    floor_duck_db: float | None = None
+    # A booth on duty silent while the floor speaks: an alarm after `silence_alarm_s`, the booth's
+    # `on_silence` policy after `silence_policy_s`; it recovers once the booth speaks `silence_recover_s`.
+    silence_alarm_s: float = 1.5
+    silence_policy_s: float = 5.0
+    silence_recover_s: float = 0.5
+    # Level (dBFS, RMS over a frame) above which a channel counts as speaking.
+    speech_dbfs: float = -45.0
+    # FFmpeg threads per remote speaker's video decoder (aiortc leaves it at one per core).
+    decoder_threads: int = 1
+    # Loudness of every output: a slow AGC to its destination's target and a true-peak ceiling.
+    true_peak_dbtp: float = -1.5
+    agc_max_gain_db: float = 30.0
     # RTMP reconnection: first wait, and the ceiling of the exponential backoff.
     reconnect_initial_s: float = 0.5
     reconnect_max_s: float = 10.0

@@ -147,3 +147,45 @@ def _yuv(img: Image.Image) -> np.ndarray:
     frame = VideoFrame.from_image(img)  # type: ignore[no-untyped-call]  # PyAV's stub leaves it untyped
     planes: np.ndarray = frame.reformat(format="yuv420p").to_ndarray()
     return planes
+
+
+class LowerThird:
+    """A name/city caption over the bottom of a live picture: drawn once, blended into each new
+    picture (only its band of rows is touched)."""
+
+    def __init__(self, width: int, height: int, name: str, line: str) -> None:
+        self.width = width
+        self.height = height
+        band_h = max(4, int(height * 0.16)) // 2 * 2
+        self.top = (int(height * 0.78) // 2 * 2) if height - int(height * 0.78) >= band_h else height - band_h
+        self.bottom = self.top + band_h
+        img = Image.new("RGB", (width, band_h), BACKGROUND)
+        alpha = Image.new("L", (width, band_h), 0)
+        draw = ImageDraw.Draw(img)
+        x0 = int(width * 0.05)
+        name_font = font(max(8, int(band_h * 0.42)), True)
+        line_font = font(max(8, int(band_h * 0.28)))
+        text_w = max(draw.textlength(name, font=name_font), draw.textlength(line, font=line_font) if line else 0)
+        box_w = min(width - x0, int(text_w + band_h * 0.6))
+        ImageDraw.Draw(alpha).rectangle([x0, 0, x0 + box_w, band_h], fill=210)
+        draw.rectangle([x0, 0, x0 + max(2, band_h // 12), band_h], fill=ACCENT)
+        alpha_draw = ImageDraw.Draw(alpha)
+        alpha_draw.rectangle([x0, 0, x0 + max(2, band_h // 12), band_h], fill=255)
+        tx = x0 + band_h * 0.3
+        draw.text((tx, band_h * 0.08), name, font=name_font, fill=TEXT)
+        if line:
+            draw.text((tx, band_h * 0.58), line, font=line_font, fill=MUTED)
+        self._yuv = _yuv(img).astype(np.float32)
+        a = np.asarray(alpha, dtype=np.float32) / 255.0
+        self._alpha = (a, a[::2, ::2], a[::2, ::2])
+
+    def over(self, frame: VideoFrame) -> VideoFrame:
+        """`frame` (yuv420p at this size) with the caption blended in; a new frame."""
+        arr = frame.to_ndarray().copy()
+        band = self.bottom - self.top
+        for dst, src, a, k in zip(
+            yuv_planes(arr, self.height), yuv_planes(self._yuv, band), self._alpha, (1, 2, 2), strict=False
+        ):
+            rows = dst[self.top // k : self.bottom // k]
+            rows[:] = (rows * (1.0 - a) + src * a).round().astype(np.uint8)
+        return VideoFrame.from_ndarray(arr, format="yuv420p")

@@ -24,8 +24,9 @@ import structlog
 from av.video.frame import VideoFrame
 
 from orchestrator.clock import Clock
-from orchestrator.engine.ports import CueApplied
-from orchestrator.media.audio import FLOOR, AudioInput, LanguageMix, feed_input
+from orchestrator.engine.events import FallbackChanged, RouteChanged, RunEvent
+from orchestrator.engine.ports import CueApplied, Notifier
+from orchestrator.media.audio import FLOOR, AudioInput, LanguageMix, db_gain, dbfs, feed_input
 from orchestrator.media.clip import ClipError, ClipReader
 from orchestrator.media.frames import Audio, Fitter, silence
 from orchestrator.media.settings import MediaSettings
@@ -43,6 +44,47 @@ from orchestrator.media.sources import (
 from orchestrator.planning.cues import AudioKind, AudioSource, Cue, CueSheet, VideoKind, VideoSource
 
 log = structlog.get_logger(__name__)
+
+# The "floor_ducked" silence policy: the floor at `floor_duck_db` when one is set, else this far
+# below its own level.
+SILENCE_DUCK_DB = -10.0
+
+
+class SilenceWatch:
+    """One language's booth on duty: silent while the floor speaks for `alarm_s` → "alarm"; for
+    `policy_s` → "policy"; speaking again for `recover_s` after an alarm → "recovered"."""
+
+    def __init__(self, settings: MediaSettings) -> None:
+        self._s = settings
+        self._dt = 1.0 / settings.fps
+        self.reset()
+
+    def reset(self) -> None:
+        self.silent_s = 0.0
+        self.speaking_s = 0.0
+        self.alarmed = False
+        self.policy = False
+
+    def update(self, floor_db: float, booth_db: float) -> str | None:
+        threshold = self._s.speech_dbfs
+        if booth_db > threshold:
+            self.silent_s = 0.0
+            self.speaking_s += self._dt
+            if self.alarmed and self.speaking_s >= self._s.silence_recover_s:
+                self.reset()
+                return "recovered"
+            return None
+        self.speaking_s = 0.0
+        if floor_db <= threshold:
+            return None  # nobody speaks: nothing to interpret, and nothing to count
+        self.silent_s += self._dt
+        if not self.alarmed and self.silent_s >= self._s.silence_alarm_s:
+            self.alarmed = True
+            return "alarm"
+        if self.alarmed and not self.policy and self.silent_s >= self._s.silence_policy_s:
+            self.policy = True
+            return "policy"
+        return None
 
 
 class CueQueue:
@@ -84,6 +126,8 @@ class Composed(NamedTuple):
 
     video: VideoFrame
     sounds: dict[str, Audio]
+    floor: Audio | None = None  # the picture source's own sound (what interpreters hear)
+    speaker: str | None = None  # whose live voice that floor carries (for mix-minus return feeds)
 
 
 class Switcher:
@@ -105,6 +149,8 @@ class Switcher:
         preroll: Executor,
         on_cue: Callable[[CueApplied], None],
         live: LiveSources | None = None,
+        publish: Callable[[RunEvent], None] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.cue_sheet = cue_sheet
         self.session_id = cue_sheet.session_id
@@ -121,8 +167,18 @@ class Switcher:
         self._video: VideoRuntime = SlateRuntime(cue_sheet.standby, self._renderer)
         self._cue: Cue | None = None
         self._cue_frame = 0
-        self._mixes: dict[str, LanguageMix] = {lang: LanguageMix(lang) for lang in cue_sheet.languages}
+        self._publish = publish or (lambda event: None)
+        self._notifier = notifier
+        self._duck = db_gain(settings.floor_duck_db) if settings.floor_duck_db is not None else None
+        self._mixes: dict[str, LanguageMix] = {lang: self._new_mix(lang) for lang in cue_sheet.languages}
+        self._watches = {lang: SilenceWatch(settings) for lang in cue_sheet.languages}
+        self._overrides: dict[str, AudioSource] = {}  # language → the operator's route
+        self._pending_routes: dict[str, AudioSource | None] = {}  # from any thread, taken each frame
+        self._routes_lock = threading.Lock()
         self._wanted: Recoverable | None = None  # a live source that failed and may come back
+        # The live source being covered for: (person, first fallback frame, what is shown).
+        self._covering: tuple[str, int, str] | None = None
+        self.floor_speaker: str | None = None  # whose voice the floor carries now (for mix-minus)
         self._fading: tuple[VideoRuntime, int, int] | None = None  # (outgoing source, first frame, frames)
         self._closed = False
         # operator overrides: what the control room's monitors show (see the block at the end)
@@ -142,6 +198,31 @@ class Switcher:
             return False
         log.info("cue_armed", session=self.session_id, cue=cue.id, at=cue.at.isoformat(), label=cue.label)
         return True
+
+    def route(self, language: str, mode: str) -> None:
+        """The operator's route for one language, from the next frame on (any thread): "auto" (the
+        schedule's), "floor", or a booth id of this session."""
+        if language not in self.cue_sheet.languages:
+            raise ValueError(
+                f"session {self.session_id} has no {language!r} programme (it has {list(self.cue_sheet.languages)})"
+            )
+        source: AudioSource | None
+        if mode == "auto":
+            source = None
+        elif mode == "floor":
+            source = FLOOR
+        else:
+            booths = {a.booth_id: a for c in self.cue_sheet.cues for a in c.audio.values() if a.booth_id}
+            if mode not in booths:
+                known = ", ".join(sorted(str(b) for b in booths)) or "none"
+                raise ValueError(
+                    f"session {self.session_id}: route {mode!r} for {language!r} is neither auto, floor nor one of "
+                    f"its booths ({known})"
+                )
+            source = booths[mode]
+        with self._routes_lock:
+            self._pending_routes[language] = source
+        log.info("route_requested", session=self.session_id, language=language, mode=mode)
 
     def warm_up(self) -> None:
         """Draw the stand-by card now, so that frame 0 does not wait for it."""
@@ -170,7 +251,7 @@ class Switcher:
             self._video = SlateRuntime(self.cue_sheet.standby, self._renderer)
             for mix in self._mixes.values():
                 mix.close()
-            self._mixes = {lang: LanguageMix(lang) for lang in self.cue_sheet.languages}
+            self._mixes = {lang: self._new_mix(lang) for lang in self.cue_sheet.languages}
             self.fallbacks.append(f"frame {tick.index} failed ({exc!r}) → {self._video.name}")
             return self._monitored(tick, self._compose(tick))
 
@@ -206,6 +287,8 @@ class Switcher:
             floor_before = self._replace(tick, self._wanted, keep_old=False)
             log.info("source_recovered", session=self.session_id, frame=tick.index, showing=self._wanted.name)
             self._wanted = None
+            self._end_cover(tick, "back and stable")
+        self._take_routes(tick)
         picture, fallback = self._render(tick)
         if fallback is not None:
             floor_before = silence(tick.samples)  # the failed source has nothing to fade out
@@ -213,8 +296,91 @@ class Switcher:
             picture = self._dissolve(tick, picture)
         if applied is not None:
             self._record(applied, tick, fallback)
+        self.floor_speaker = self._cue.video.speaker_id if self._cue and self._covering is None else None
         sounds = {lang: mix.mix(tick.samples, picture.audio, floor_before) for lang, mix in self._mixes.items()}
-        return Composed(picture.video, sounds)
+        self._watch_silence(tick, picture.audio)
+        return Composed(picture.video, sounds, picture.audio, self.floor_speaker)
+
+    # -- sound routes ------------------------------------------------------------------------
+
+    def _new_mix(self, language: str) -> LanguageMix:
+        return LanguageMix(language, self._duck)
+
+    def _wanted_route(self, language: str) -> tuple[AudioSource, str]:
+        if language in self._overrides:
+            return self._overrides[language], "operator"
+        audio = self._cue.audio.get(language, FLOOR) if self._cue else FLOOR
+        return audio, "schedule"
+
+    def _apply_route(self, tick: Tick, language: str) -> None:
+        source, reason = self._wanted_route(language)
+        if self._mixes[language].route(source, self._audio_input):
+            self._watches[language].reset()
+            self._publish(RouteChanged(self.session_id, language, _route_name(source), tick.event, reason))
+            log.info(
+                "route_changed", session=self.session_id, language=language, source=_route_name(source), reason=reason
+            )
+
+    def _take_routes(self, tick: Tick) -> None:
+        with self._routes_lock:
+            pending, self._pending_routes = self._pending_routes, {}
+        for language, source in pending.items():
+            if source is None:
+                self._overrides.pop(language, None)
+            else:
+                self._overrides[language] = source
+            self._apply_route(tick, language)
+
+    def _watch_silence(self, tick: Tick, floor: Audio) -> None:
+        floor_db: float | None = None
+        for language, mix in self._mixes.items():
+            if not mix.watched:
+                continue
+            floor_db = dbfs(floor) if floor_db is None else floor_db
+            change = self._watches[language].update(floor_db, mix.input_level)
+            if change is None:
+                continue
+            booth = mix.source.booth_id or "?"
+            policy = mix.source.on_silence
+            if change == "alarm":
+                message = f"session {self.session_id}: booth {booth} ({language}) is silent while the floor speaks"
+                log.warning("booth_silent", session=self.session_id, language=language, booth=booth, frame=tick.index)
+                if self._notifier is not None:
+                    self._notifier.alert("warning", message, session=self.session_id)
+                self._publish(RouteChanged(self.session_id, language, booth, tick.event, "silence", silent=True))
+            elif change == "policy" and policy != "keep":
+                ducked = self._duck if self._duck is not None else db_gain(SILENCE_DUCK_DB)
+                mix.substitute(1.0 if policy == "floor" else ducked)
+                log.warning(
+                    "booth_silence_policy", session=self.session_id, language=language, booth=booth, policy=policy
+                )
+                self._publish(RouteChanged(self.session_id, language, "floor", tick.event, "silence", silent=True))
+            elif change == "recovered":
+                mix.substitute(None)
+                log.info("booth_speaks_again", session=self.session_id, language=language, booth=booth)
+                self._publish(RouteChanged(self.session_id, language, booth, tick.event, "recovered"))
+
+    # -- live sources covered for --------------------------------------------------------------
+
+    def _begin_cover(self, tick: Tick, shown: VideoRuntime, reason: str) -> None:
+        video = self._cue.video if self._cue else None
+        if video is None or video.kind not in (VideoKind.REMOTE, VideoKind.STUDIO) or self._covering is not None:
+            return
+        person = video.speaker_id or video.kind.value
+        what = "backup" if isinstance(shown, ClipRuntime) else "slate"
+        self._covering = (person, tick.index, what)
+        self._publish(FallbackChanged(self.session_id, person, True, tick.event, shown=what, reason=reason))
+
+    def _end_cover(self, tick: Tick, reason: str) -> None:
+        if self._covering is None:
+            return
+        person, first, what = self._covering
+        self._covering = None
+        frames = tick.index - first
+        log.info("fallback_ended", session=self.session_id, person=person, frames=frames, reason=reason)
+        self._publish(
+            FallbackChanged(self.session_id, person, False, tick.event, shown=what, frames=frames, reason=reason)
+        )
 
     def _render(self, tick: Tick) -> tuple[Picture, str | None]:
         """This frame's picture; when the current source cannot give one, its fallback's (on this
@@ -223,7 +389,8 @@ class Switcher:
         if picture is not None:
             return picture, None
         reason = f"{self._video.name}: {self._video.failure}"
-        if isinstance(self._video, Recoverable) and self._wanted is None:
+        back = self._cue is None or self._cue.video.return_to_live
+        if isinstance(self._video, Recoverable) and self._wanted is None and back:
             self._wanted = self._video  # a live source may come back; keep watching it
         else:
             self._video.close()
@@ -235,6 +402,7 @@ class Switcher:
             self._video = self._fallback(tick, reason, backup=False)
             picture = self._video.render(tick)
         assert picture is not None
+        self._begin_cover(tick, self._video, reason)
         return picture, f"{reason} → {self._video.name}"
 
     def _take(self, due: list[Cue], tick: Tick) -> Audio:
@@ -246,6 +414,7 @@ class Switcher:
         if self._wanted is not None:
             self._wanted.close()
             self._wanted = None
+        self._end_cover(tick, f"cue {cue.id}")
         self._cue, self._cue_frame = cue, tick.index
         self._end_fade()
         fade_frames = round(cue.fade_s * self._settings.fps)
@@ -253,8 +422,8 @@ class Switcher:
         floor_before = self._replace(tick, self._open(cue, tick), keep_old=fade_frames > 0)
         if fade_frames > 0:
             self._fading = (outgoing, tick.index, fade_frames)
-        for lang, mix in self._mixes.items():
-            mix.route(cue.audio.get(lang, FLOOR), self._audio_input)
+        for lang in self._mixes:
+            self._apply_route(tick, lang)
         return floor_before
 
     def _dissolve(self, tick: Tick, incoming: Picture) -> Picture:
@@ -462,3 +631,11 @@ class Switcher:
 def _close_reader(fut: Future[ClipReader]) -> None:
     if not fut.cancelled() and fut.exception() is None:
         fut.result().close()
+
+
+def _route_name(source: AudioSource) -> str:
+    if source.kind == AudioKind.FLOOR:
+        return "floor"
+    if source.kind == AudioKind.SILENCE:
+        return "silence"
+    return source.booth_id or "interpretation"

@@ -36,6 +36,7 @@ class VideoSource:
     url: str | None = None  # STUDIO feed URL
     speaker_id: str | None = None  # REMOTE / STUDIO / CLIP: who is seen
     backup: VideoSource | None = None  # REMOTE/STUDIO: pre-recorded backup played at the matching offset
+    return_to_live: bool = True  # REMOTE/STUDIO: cut back to the live source once it is stable again
 
 
 class AudioKind(StrEnum):
@@ -59,6 +60,7 @@ class AudioSource:
     booth_id: str | None = None  # INTERPRETATION: which booth
     from_language: str | None = None
     feed: InterpretationFeed | None = None
+    on_silence: str = "floor_ducked"  # INTERPRETATION: floor | floor_ducked | keep, when the booth goes silent
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,9 @@ def _video(schedule: Schedule, session: Session, seg: Segment, settings: PlanSet
             if sp.backup_clip
             else None
         )
-        return VideoSource(VideoKind.REMOTE, slate=card, speaker_id=sp.id, backup=backup)
+        return VideoSource(
+            VideoKind.REMOTE, slate=card, speaker_id=sp.id, backup=backup, return_to_live=seg.return_to_live
+        )
     return VideoSource(VideoKind.STUDIO, slate=card, url=schedule.event.studio_feed, speaker_id=_segment_speaker(seg))
 
 
@@ -251,7 +253,9 @@ def _audio(
             tone_hz=spec.tone_hz,
             clip_path=_clip_path(schedule, spec.clip, settings) if spec.clip else None,
         )
-        audio[lang] = AudioSource(AudioKind.INTERPRETATION, booth_id=booth.id, from_language=spoken, feed=feed)
+        audio[lang] = AudioSource(
+            AudioKind.INTERPRETATION, booth_id=booth.id, from_language=spoken, feed=feed, on_silence=booth.on_silence
+        )
     return audio
 
 

@@ -165,6 +165,9 @@ class Booth(Strict):
     interpreters: list[Identifier] = Field(min_length=1)
     handover_every: Duration = Field(default=timedelta(minutes=30), description="turn length in the booth")
     rehearsal_feed: InterpretationFeedSpec = Field(default_factory=InterpretationFeedSpec)
+    on_silence: Literal["floor", "floor_ducked", "keep"] = Field(
+        "floor_ducked", description="what the language programme carries while the booth on duty is silent"
+    )
 
     @field_validator("languages")
     @classmethod
@@ -194,6 +197,14 @@ class DestinationBase(Strict):
     id: Identifier
     name: str | None = None
     language: LanguageCode
+    loudness_lufs: float | None = Field(
+        None, ge=-40, le=-5, description="integrated loudness target; default −14 (YouTube, Facebook), −23 (others)"
+    )
+
+    def loudness_target(self) -> float:
+        if self.loudness_lufs is not None:
+            return self.loudness_lufs
+        return -14.0 if getattr(self, "kind", None) in ("youtube", "facebook") else -23.0
 
 
 class YouTubeDestination(DestinationBase):
@@ -252,6 +263,7 @@ class RemoteSegment(SegmentBase):
     kind: Literal["remote"]
     speaker: Identifier
     duration: Duration
+    return_to_live: bool = Field(True, description="after a drop, cut back to the speaker once they are stable")
 
 
 class ClipSegment(SegmentBase):

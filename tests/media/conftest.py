@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
+from av.video.frame import VideoFrame
 from media_clips import make_clip
 from media_helpers import BLUE, GREEN, RED
 
@@ -39,3 +43,26 @@ def no_leftover_threads() -> Iterator[None]:
     yield
     left = [t.name for t in threading.enumerate() if t not in before and t.name.startswith(("programme", "output"))]
     assert not left, f"threads left running: {left}"
+
+
+@pytest.fixture(scope="session")
+def blue_then_red(media_dir: Path) -> Path:
+    """A backup recording whose picture tells its clip time: blue for 1 s, then red for 2 s.
+
+    Every picture is a keyframe: a `ClipReader` opened at an offset shows first the picture it
+    decodes first after seeking, the keyframe's, which here is the one at the offset."""
+    path = media_dir / "blue-then-red.mp4"
+    if path.exists():
+        return path
+    fps, (w, h) = 25, (320, 180)
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast", "g": "1"}
+        for i in range(3 * fps):
+            picture = np.full((h, w, 3), BLUE if i < fps else RED, dtype=np.uint8)
+            f = VideoFrame.from_ndarray(picture, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            out.mux(v.encode(f))
+        out.mux(v.encode(None))
+    return path

@@ -139,7 +139,7 @@ async def test_remote_speaker_who_joins_late_is_cut_to_once_stable(
     registry.register("bob", ColourTrack(GREEN), ToneTrack(440))
     joined = media.programme("s1").stats.frames
     pipeline = media.programme("s1")
-    while pipeline.stats.frames < joined + 60:
+    while pipeline.stats.frames < joined + 100:  # stable for live_return_s (2 s), then cut to
         await asyncio.sleep(0.05)
     await media.stop("s1")
     (applied,) = media.applied_cues()
