@@ -1,12 +1,18 @@
 """Load a schedule file: YAML → pydantic → whole-document checks, every problem with file:line and path.
 
-YAML is composed to a node tree first so that each value's line is known; pydantic's error locations
-and the checks' paths are then turned into lines. All problems are reported at once.
+The text is parsed ONCE, by libyaml (`CSafeLoader`), into a node tree. Before anything is built
+from that tree it is measured without expanding it: nesting depth, node count with every alias
+counted as many times as it is used, and reference cycles; tags other than plain data and keys that
+are not plain scalars are refused. Only then are Python values built from the same tree (the
+constructor shares an alias's value instead of copying it), and lines of problems are found by
+walking the tree down a problem's path. All problems are reported at once, none as a traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +21,28 @@ import yaml
 from pydantic import ValidationError
 
 from orchestrator.schedule.checks import Problem, check_schedule
-from orchestrator.schedule.model import Schedule
+from orchestrator.schedule.model import ClipSegment, Schedule
 
 PathPart = str | int
+
+# libyaml is the fast parser; the pure-Python one is the fallback where PyYAML was built without it.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_YAML = "tag:yaml.org,2002:"
+# Plain data only: no Python objects, no binary blobs, no sets or ordered pairs, no local tags.
+ALLOWED_TAGS = frozenset(_YAML + t for t in ("null", "bool", "int", "float", "str", "seq", "map", "timestamp", "merge"))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a schedule file may hold. A five-day event with 10,000 sessions is far inside these."""
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_depth: int = 500  # nesting levels of mappings and lists
+    max_nodes: int = 5_000_000  # values once every alias is expanded: an alias bomb stops here
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -34,7 +59,7 @@ class Located:
         return f"{where}: {self.path or '(document)'}: {self.message}"
 
 
-class ScheduleError(Exception):
+class ScheduleError(ValueError):
     """A schedule file that cannot be used, with every problem found in it."""
 
     def __init__(self, file: str, problems: list[Located]) -> None:
@@ -52,26 +77,236 @@ def format_path(parts: Iterable[PathPart]) -> str:
     return out
 
 
-def _line_map(node: yaml.Node, prefix: tuple[PathPart, ...] = ()) -> dict[tuple[PathPart, ...], int]:
-    """Map each document path to the 1-based line where its value (or key) starts."""
-    lines: dict[tuple[PathPart, ...], int] = {prefix: node.start_mark.line + 1}
+# ---------------------------------------------------------------------------------------------
+# YAML: one parse, measured before it is built
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            path = (*prefix, key)
-            lines.update(_line_map(value_node, path))
-            lines[path] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines.update(_line_map(item, (*prefix, i)))
-    return lines
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
-def _nearest_line(lines: dict[tuple[PathPart, ...], int], path: tuple[PathPart, ...]) -> int | None:
-    for n in range(len(path), -1, -1):
-        if path[:n] in lines:
-            return lines[path[:n]]
-    return None
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _measure(root: yaml.Node, file: str, limits: Limits) -> None:
+    """Depth and expanded size of the tree, computed over its distinct nodes (an alias is the same
+    node object again, so a bomb of a billion values is a few dozen nodes here); refuses a cycle."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, Iterator[yaml.Node]]] = [(root, iter(_children(root)))]
+    on_path.add(id(root))
+    while stack:
+        node, pending = stack[-1]
+        child = next(pending, None)
+        if child is None:
+            stack.pop()
+            on_path.discard(id(node))
+            kids = _children(node)
+            size[id(node)] = 1 + sum(size[id(k)] for k in kids)
+            depth[id(node)] = (1 + max((depth[id(k)] for k in kids), default=0)) if kids else 0
+            if size[id(node)] > limits.max_nodes:
+                raise _fail(
+                    file,
+                    _line(node),
+                    f"expands to more than {limits.max_nodes:,} values once its aliases (*name) are "
+                    "followed: refused before building it (an alias bomb?)",
+                )
+            if depth[id(node)] > limits.max_depth:
+                raise _fail(file, _line(node), f"nested deeper than {limits.max_depth} levels")
+            continue
+        if id(child) in on_path:
+            raise _fail(file, _line(child), "an alias (*name) refers to a value that contains it: a cycle")
+        if id(child) in size:
+            continue  # an alias to a node already measured
+        if len(stack) > limits.max_depth:
+            raise _fail(file, _line(child), f"nested deeper than {limits.max_depth} levels")
+        on_path.add(id(child))
+        stack.append((child, iter(_children(child))))
+
+
+def _fail(file: str, line: int | None, message: str) -> ScheduleError:
+    return ScheduleError(file, [Located(file, line, "", message)])
+
+
+def _structure_problems(root: yaml.Node, file: str) -> tuple[list[Located], list[Located]]:
+    """Tags that are not plain data and keys that are not plain scalars (nothing can be built from
+    these), then repeated keys (PyYAML would keep the last silently). Each distinct node once."""
+    problems: list[Located] = []
+    repeated: list[Located] = []
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[PathPart, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if node.tag not in ALLOWED_TAGS:
+            tag = node.tag.replace(_YAML, "!!")
+            problems.append(
+                Located(
+                    file, _line(node), format_path(path), f"the tag {tag} is not allowed: a schedule holds plain data"
+                )
+            )
+            continue
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(node.value))))
+        elif isinstance(node, yaml.MappingNode):
+            keys: set[str] = set()
+            for key_node, value_node in reversed(node.value):
+                if not isinstance(key_node, yaml.ScalarNode):
+                    kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+                    problems.append(
+                        Located(file, _line(key_node), format_path(path), f"a key must be plain text, not a {kind}")
+                    )
+                    continue
+                if key_node.tag == _YAML + "merge":
+                    stack.append((value_node, path))
+                    continue
+                stack.append((value_node, (*path, key_node.value)))
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _YAML + "merge":
+                    continue
+                if key_node.value in keys:
+                    repeated.append(
+                        Located(
+                            file,
+                            _line(key_node),
+                            format_path((*path, key_node.value)),
+                            f"'{key_node.value}' is given twice; only the last would count",
+                        )
+                    )
+                keys.add(key_node.value)
+    problems.sort(key=lambda p: p.line or 0)
+    repeated.sort(key=lambda p: p.line or 0)
+    return problems, repeated
+
+
+def _yaml_problem(exc: yaml.YAMLError, file: str, text: str) -> Located:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = int(mark.line) + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc)
+    if "maximum nesting depth" in problem:
+        problem = "nested too deeply"
+    elif mark is not None and "cannot start any token" in problem:
+        # libyaml does not say which character; a tab in the indentation is the usual one.
+        lines = text.splitlines()
+        row = lines[mark.line] if mark.line < len(lines) else ""
+        char = row[mark.column] if mark.column < len(row) else ""
+        problem = "found a tab character, which YAML does not allow for indenting" if char == "\t" else problem
+        if char and char != "\t":
+            problem = f"found character {char!r} that cannot start any token"
+    return Located(file, line, "", f"not valid YAML: {problem}")
+
+
+@dataclass
+class Document:
+    """A parsed YAML document: its data and the node tree it was built from (for lines)."""
+
+    data: Any
+    root: yaml.Node
+    repeated: list[Located]  # keys given twice: reported with the schedule's other problems
+
+    def line_of(self, path: Iterable[PathPart]) -> int | None:
+        """The line where the value at `path` (or its nearest existing ancestor) starts; a mapping
+        entry is placed on its key's line."""
+        node = self.root
+        line = _line(node)
+        for part in path:
+            nxt: yaml.Node | None = None
+            if isinstance(node, yaml.MappingNode):
+                for key_node, value_node in _flat_pairs(node):
+                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                        nxt, line = value_node, _line(key_node)
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                nxt = node.value[part]
+                line = _line(nxt)
+            if nxt is None:
+                break
+            node = nxt
+        return line
+
+
+def _flat_pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    """A mapping's pairs with merged (`<<: *base`) ones after its own, as the constructor sees them."""
+    own: list[tuple[yaml.Node, yaml.Node]] = []
+    merged: list[tuple[yaml.Node, yaml.Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag == _YAML + "merge":
+            for src in value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]:
+                if isinstance(src, yaml.MappingNode):
+                    merged += _flat_pairs(src)
+        else:
+            own.append((key_node, value_node))
+    return own + merged
+
+
+def parse_yaml(text: str, file: str = "<yaml>", limits: Limits = DEFAULT_LIMITS) -> Document | None:
+    """Parse one YAML document of plain data within `limits`; None for an empty document.
+
+    Raises ScheduleError (naming `file` and the line) for anything else, never a YAML traceback."""
+    if len(text) > limits.max_bytes:
+        raise _fail(file, None, f"is larger than {limits.max_bytes:,} bytes")
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _measure(root, file, limits)
+        problems, repeated = _structure_problems(root, file)
+        if problems:
+            raise ScheduleError(file, problems)
+        data = loader.construct_document(root)
+    except yaml.YAMLError as exc:
+        raise ScheduleError(file, [_yaml_problem(exc, file, text)]) from None
+    except (ValueError, OverflowError) as exc:
+        # The constructor's own conversions (a timestamp like 2026-02-30, an out-of-range year).
+        raise _fail(file, None, f"not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    return Document(data, root, repeated)
+
+
+def read_text_file(path: str | Path, limits: Limits = DEFAULT_LIMITS, what: str = "file") -> str:
+    """A regular UTF-8 text file's content, read at most `max_bytes`; a clear ScheduleError otherwise."""
+    name = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise _fail(name, None, "no such file") from None
+    except IsADirectoryError:
+        raise _fail(name, None, f"is a directory, not a {what}") from None
+    except OSError as exc:
+        raise _fail(name, None, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if stat.S_ISDIR(st.st_mode):
+            raise _fail(name, None, f"is a directory, not a {what}")
+        if not stat.S_ISREG(st.st_mode):
+            raise _fail(name, None, f"is not a regular file (a device or a pipe?), not a {what}")
+        if st.st_size > limits.max_bytes:
+            raise _fail(name, None, f"is {st.st_size:,} bytes, larger than the limit of {limits.max_bytes:,}")
+        try:
+            raw = f.read(limits.max_bytes + 1)
+        except OSError as exc:
+            raise _fail(name, None, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if len(raw) > limits.max_bytes:
+        raise _fail(name, None, f"is larger than the limit of {limits.max_bytes:,} bytes")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _fail(name, line, f"not UTF-8 text (a binary file?): {exc.reason} at byte {exc.start}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedules
 
 
 def _pydantic_path(loc: tuple[Any, ...], data: Any = None) -> tuple[PathPart, ...]:
@@ -96,78 +331,101 @@ def _pydantic_path(loc: tuple[Any, ...], data: Any = None) -> tuple[PathPart, ..
     return tuple(out)
 
 
-def _duplicate_keys(node: yaml.Node, prefix: tuple[PathPart, ...] = ()) -> list[tuple[tuple[PathPart, ...], int]]:
-    """(path, line) of every key that repeats an earlier key of the same mapping (PyYAML keeps the last)."""
-    found: list[tuple[tuple[PathPart, ...], int]] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key in seen:
-                found.append(((*prefix, key), key_node.start_mark.line + 1))
-            seen.add(key)
-            found += _duplicate_keys(value_node, (*prefix, key))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            found += _duplicate_keys(item, (*prefix, i))
-    return found
-
-
-def parse_schedule_text(text: str, file: str = "<schedule>") -> Schedule:
-    """Parse and check a schedule; raises ScheduleError listing every problem."""
+def _validate(doc: Document, file: str) -> Schedule:
+    if not isinstance(doc.data, dict):
+        raise _fail(file, 1, "the top level must be a mapping (event:, sessions:, …)")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScheduleError(file, [Located(file, line, "", f"not valid YAML: {problem}")]) from None
-    if root is None:
-        raise ScheduleError(file, [Located(file, None, "", "the file is empty")])
-    data = yaml.load(text, Loader=yaml.SafeLoader)
-    lines = _line_map(root)
-    if not isinstance(data, dict):
-        raise ScheduleError(file, [Located(file, 1, "", "the top level must be a mapping (event:, sessions:, …)")])
-    repeated = [
-        Located(file, line, format_path(path), f"'{path[-1]}' is given twice; only the last would count")
-        for path, line in _duplicate_keys(root)
-    ]
-
-    try:
-        schedule = Schedule.model_validate(data)
+        return Schedule.model_validate(doc.data)
     except ValidationError as exc:
-        problems = list(repeated)
-        for err in exc.errors(include_url=False):
-            path = _pydantic_path(err["loc"], data)
+        problems = []
+        for err in exc.errors(include_url=False, include_input=False):
+            path = _pydantic_path(err["loc"], doc.data)
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = f"unknown field '{path[-1]}'"
             elif err["type"] == "union_tag_invalid":
                 ctx = err.get("ctx", {})
                 msg = f"unknown {ctx.get('discriminator', 'kind')} {ctx.get('tag')!r}; use one of {ctx.get('expected_tags')}"
-            problems.append(Located(file, _nearest_line(lines, path), format_path(path), msg))
-        raise ScheduleError(file, problems) from None
-
-    found: list[Problem] = check_schedule(schedule)
-    errors = [p for p in found if p.severity == "error"]
-    if errors or repeated:
-        raise ScheduleError(
-            file,
-            repeated + [Located(file, _nearest_line(lines, p.path), format_path(p.path), p.message) for p in errors],
-        )
-    return schedule
+            problems.append(Located(file, doc.line_of(path), format_path(path), msg))
+        raise ScheduleError(file, doc.repeated + problems) from None
 
 
-def load_schedule(path: str | Path) -> Schedule:
-    p = Path(path)
+def check_file(
+    text: str,
+    file: str = "<schedule>",
+    *,
+    media_dir: str | Path | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[Schedule, list[Located]]:
+    """Parse and check a schedule: the schedule and its warnings, each placed on its line.
+
+    Raises ScheduleError listing every error. With `media_dir`, every clip's file is looked for
+    there too (a missing one is a warning: recordings often arrive late; one that is not a regular
+    file, or escapes the folder by a link, is an error)."""
+    doc = parse_yaml(text, file, limits)
+    if doc is None:
+        raise _fail(file, None, "the file is empty")
+    schedule = _validate(doc, file)
+    found = check_schedule(schedule)
+    if media_dir is not None:
+        found += clip_file_problems(schedule, Path(media_dir))
+    errors = [
+        Located(file, doc.line_of(p.path), format_path(p.path), p.message) for p in found if p.severity == "error"
+    ]
+    if errors or doc.repeated:
+        raise ScheduleError(file, doc.repeated + errors)
+    warnings = [
+        Located(file, doc.line_of(p.path), format_path(p.path), p.message) for p in found if p.severity == "warning"
+    ]
+    return schedule, warnings
+
+
+def parse_schedule_text(text: str, file: str = "<schedule>", *, media_dir: str | Path | None = None) -> Schedule:
+    """Parse and check a schedule; raises ScheduleError listing every problem."""
+    return check_file(text, file, media_dir=media_dir)[0]
+
+
+def load_schedule_checked(
+    path: str | Path, *, media_dir: str | Path | None = None, limits: Limits = DEFAULT_LIMITS
+) -> tuple[Schedule, list[Located]]:
+    """Read, parse and check a schedule file: the schedule and its located warnings."""
+    return check_file(read_text_file(path, limits, "schedule file"), str(path), media_dir=media_dir, limits=limits)
+
+
+def load_schedule(path: str | Path, *, media_dir: str | Path | None = None) -> Schedule:
+    return load_schedule_checked(path, media_dir=media_dir)[0]
+
+
+def schedule_warnings(schedule: Schedule, *, media_dir: str | Path | None = None) -> list[Problem]:
+    found = check_schedule(schedule)
+    if media_dir is not None:
+        found += clip_file_problems(schedule, Path(media_dir))
+    return [p for p in found if p.severity == "warning"]
+
+
+def clip_file_problems(schedule: Schedule, media_dir: Path) -> list[Problem]:
+    """Each clip's file under `media_dir`: there (else a warning), a regular file, and inside the
+    folder once links are followed (else an error). The path itself was checked by the model."""
+    problems: list[Problem] = []
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScheduleError(str(path), [Located(str(path), None, "", "no such file")]) from None
-    except UnicodeDecodeError as exc:
-        raise ScheduleError(str(path), [Located(str(path), None, "", f"not UTF-8 text ({exc.reason})")]) from None
-    return parse_schedule_text(text, str(path))
-
-
-def schedule_warnings(schedule: Schedule) -> list[Problem]:
-    return [p for p in check_schedule(schedule) if p.severity == "warning"]
+        root = media_dir.resolve()
+    except OSError:
+        root = media_dir.absolute()
+    used = {seg.clip for s in schedule.sessions for seg in s.rundown if isinstance(seg, ClipSegment)}
+    for i, clip in enumerate(schedule.clips):
+        where = ("clips", i, "path")
+        target = media_dir / clip.path
+        try:
+            st = target.stat()
+        except FileNotFoundError:
+            note = "" if clip.id in used else " (no segment plays it)"
+            problems.append(Problem(where, f"clip '{clip.id}': no file {clip.path} in {media_dir}{note}", "warning"))
+            continue
+        except OSError as exc:
+            problems.append(Problem(where, f"clip '{clip.id}': {clip.path} cannot be read ({exc.strerror})"))
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            problems.append(Problem(where, f"clip '{clip.id}': {clip.path} is not a regular file"))
+        elif not target.resolve().is_relative_to(root):
+            problems.append(Problem(where, f"clip '{clip.id}': {clip.path} leads outside {media_dir} by a link"))
+    return problems
