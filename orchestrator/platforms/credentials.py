@@ -131,8 +131,15 @@ class CredentialStore:
 
     def srt_passphrase(self, name: str) -> SecretStr:
         value = self._load(SrtPassphraseCredentials, name, "SRT passphrase").passphrase
-        if not 10 <= len(value.get_secret_value()) <= 79:
+        text = value.get_secret_value()
+        if not 10 <= len(text) <= 79:
             raise CredentialsInvalid(name, "SRT passphrase", "passphrase", "must be 10 to 79 characters long")
+        # ffmpeg (5.1) takes the passphrase from the URL's query as it is, without percent-decoding:
+        # these characters would end it or change it.
+        if any(c in "&#%?\"'" or not c.isprintable() or c.isspace() for c in text):
+            raise CredentialsInvalid(
+                name, "SRT passphrase", "passphrase", "must not contain spaces or any of & # % ? \" '"
+            )
         return value
 
     def check_file(self) -> None:

@@ -263,6 +263,8 @@ def parse_yaml(text: str, file: str = "<yaml>", limits: Limits = DEFAULT_LIMITS)
         if problems:
             raise ScheduleError(file, problems)
         data = loader.construct_document(root)
+    except ScheduleError:
+        raise
     except yaml.YAMLError as exc:
         raise ScheduleError(file, [_yaml_problem(exc, file, text)]) from None
     except (ValueError, OverflowError) as exc:
@@ -284,18 +286,20 @@ def read_text_file(path: str | Path, limits: Limits = DEFAULT_LIMITS, what: str 
         raise _fail(name, None, f"is a directory, not a {what}") from None
     except OSError as exc:
         raise _fail(name, None, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
+    try:
+        st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
             raise _fail(name, None, f"is a directory, not a {what}")
         if not stat.S_ISREG(st.st_mode):
             raise _fail(name, None, f"is not a regular file (a device or a pipe?), not a {what}")
         if st.st_size > limits.max_bytes:
             raise _fail(name, None, f"is {st.st_size:,} bytes, larger than the limit of {limits.max_bytes:,}")
-        try:
-            raw = f.read(limits.max_bytes + 1)
-        except OSError as exc:
-            raise _fail(name, None, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            raw = f.read(st.st_size + 1)  # not max_bytes: read() would allocate all of it up front
+    except OSError as exc:
+        raise _fail(name, None, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    finally:
+        os.close(fd)
     if len(raw) > limits.max_bytes:
         raise _fail(name, None, f"is larger than the limit of {limits.max_bytes:,} bytes")
     try:
