@@ -1,18 +1,21 @@
 """Load a schedule file: YAML → pydantic → whole-document checks, every problem with file:line and path.
 
-The text is parsed ONCE, by libyaml (`CSafeLoader`), into a node tree. Before anything is built
-from that tree it is measured without expanding it: nesting depth, node count with every alias
-counted as many times as it is used, and reference cycles; tags other than plain data and keys that
-are not plain scalars are refused. Only then are Python values built from the same tree (the
-constructor shares an alias's value instead of copying it), and lines of problems are found by
-walking the tree down a problem's path. All problems are reported at once, none as a traceback.
+The text is parsed ONCE, by libyaml (`CSafeLoader`), into a node tree. One walk over its distinct
+nodes then builds the Python values — an alias's value is built once and shared, never copied —
+while refusing nesting beyond the limit, a value containing its own alias (a cycle), tags other
+than plain data and keys that are not scalars, and noting keys given twice. If any node is shared,
+the tree's size and depth with every alias followed are computed over distinct nodes (cheap even
+for a billion-value bomb) and refused past the limit before anything (pydantic) expands it. Lines
+of problems are found by walking the tree down a problem's path. All problems are reported at once,
+none as a traceback.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,98 +96,129 @@ def _line(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-def _measure(root: yaml.Node, file: str, limits: Limits) -> None:
-    """Depth and expanded size of the tree, computed over its distinct nodes (an alias is the same
-    node object again, so a bomb of a billion values is a few dozen nodes here); refuses a cycle."""
-    size: dict[int, int] = {}
-    depth: dict[int, int] = {}
-    on_path: set[int] = set()
-    stack: list[tuple[yaml.Node, Iterator[yaml.Node]]] = [(root, iter(_children(root)))]
-    on_path.add(id(root))
-    while stack:
-        node, pending = stack[-1]
-        child = next(pending, None)
-        if child is None:
-            stack.pop()
-            on_path.discard(id(node))
-            kids = _children(node)
-            size[id(node)] = 1 + sum(size[id(k)] for k in kids)
-            depth[id(node)] = (1 + max((depth[id(k)] for k in kids), default=0)) if kids else 0
-            if size[id(node)] > limits.max_nodes:
-                raise _fail(
-                    file,
-                    _line(node),
-                    f"expands to more than {limits.max_nodes:,} values once its aliases (*name) are "
-                    "followed: refused before building it (an alias bomb?)",
-                )
-            if depth[id(node)] > limits.max_depth:
-                raise _fail(file, _line(node), f"nested deeper than {limits.max_depth} levels")
-            continue
-        if id(child) in on_path:
-            raise _fail(file, _line(child), "an alias (*name) refers to a value that contains it: a cycle")
-        if id(child) in size:
-            continue  # an alias to a node already measured
-        if len(stack) > limits.max_depth:
-            raise _fail(file, _line(child), f"nested deeper than {limits.max_depth} levels")
-        on_path.add(id(child))
-        stack.append((child, iter(_children(child))))
-
-
 def _fail(file: str, line: int | None, message: str) -> ScheduleError:
     return ScheduleError(file, [Located(file, line, "", message)])
 
 
-def _structure_problems(root: yaml.Node, file: str) -> tuple[list[Located], list[Located]]:
-    """Tags that are not plain data and keys that are not plain scalars (nothing can be built from
-    these), then repeated keys (PyYAML would keep the last silently). Each distinct node once."""
-    problems: list[Located] = []
-    repeated: list[Located] = []
-    seen_nodes: set[int] = set()
-    stack: list[tuple[yaml.Node, tuple[PathPart, ...]]] = [(root, ())]
-    while stack:
-        node, path = stack.pop()
-        if id(node) in seen_nodes:
-            continue
-        seen_nodes.add(id(node))
-        if node.tag not in ALLOWED_TAGS:
-            tag = node.tag.replace(_YAML, "!!")
-            problems.append(
-                Located(
-                    file, _line(node), format_path(path), f"the tag {tag} is not allowed: a schedule holds plain data"
-                )
-            )
-            continue
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(node.value))))
-        elif isinstance(node, yaml.MappingNode):
+_STR, _MAP, _SEQ, _MERGE = (_YAML + t for t in ("str", "map", "seq", "merge"))
+
+
+class _Builder:
+    """Python values from a node tree in one walk over its distinct nodes, checking as it goes.
+
+    An alias is the same node object again: its value is built once and shared, exactly as PyYAML's
+    constructor does, so nothing is expanded here; a value that contains its own alias is refused
+    as a cycle. Tags beyond plain data and keys that are not scalars are collected as problems
+    (nothing is built from them); repeated keys are collected apart (reported with the rest)."""
+
+    def __init__(self, loader: yaml.SafeLoader, file: str, limits: Limits) -> None:
+        self.loader, self.file, self.limits = loader, file, limits
+        self.built: dict[int, Any] = {}
+        self.building: set[int] = set()
+        self.shared = False  # some node is reached twice: measure the expansion before using the data
+        self.path: list[PathPart] = []
+        self.problems: list[Located] = []
+        self.repeated: list[Located] = []
+
+    def problem(self, node: yaml.Node, message: str, *extra: PathPart) -> None:
+        self.problems.append(Located(self.file, _line(node), format_path((*self.path, *extra)), message))
+
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+        nid = id(node)
+        if nid in self.building:
+            raise _fail(self.file, _line(node), "an alias (*name) refers to a value that contains it: a cycle")
+        if nid in self.built:
+            self.shared = True
+            return self.built[nid]
+        if depth > self.limits.max_depth:
+            raise _fail(self.file, _line(node), f"nested deeper than {self.limits.max_depth} levels")
+        tag = node.tag
+        if tag == _STR:
+            value: Any = node.value
+        elif tag not in ALLOWED_TAGS:
+            self.problem(node, f"the tag {tag.replace(_YAML, '!!')} is not allowed: a schedule holds plain data")
+            value = None
+        elif isinstance(node, yaml.ScalarNode):
+            value = self.loader.construct_object(node, deep=True)
+        elif isinstance(node, yaml.SequenceNode):
+            value = []
+            self.building.add(nid)
+            for i, item in enumerate(node.value):
+                self.path.append(i)
+                value.append(self.build(item, depth + 1))
+                self.path.pop()
+            self.building.discard(nid)
+        else:
+            # A mapping, inline (one Python frame per level of nesting, not two).
+            value = {}
+            self.building.add(nid)
+            merged: list[Any] = []
             keys: set[str] = set()
-            for key_node, value_node in reversed(node.value):
+            for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
                     kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
-                    problems.append(
-                        Located(file, _line(key_node), format_path(path), f"a key must be plain text, not a {kind}")
-                    )
+                    self.problem(key_node, f"a key must be plain text, not a {kind}")
                     continue
-                if key_node.tag == _YAML + "merge":
-                    stack.append((value_node, path))
-                    continue
-                stack.append((value_node, (*path, key_node.value)))
-            for key_node, _ in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _YAML + "merge":
+                if key_node.tag == _MERGE:
+                    # `<<: *base` (or a list of them): the base's entries, under this mapping's own.
+                    merged.append(self.build(value_node, depth + 1))
                     continue
                 if key_node.value in keys:
-                    repeated.append(
+                    self.repeated.append(
                         Located(
-                            file,
+                            self.file,
                             _line(key_node),
-                            format_path((*path, key_node.value)),
+                            format_path((*self.path, key_node.value)),
                             f"'{key_node.value}' is given twice; only the last would count",
                         )
                     )
                 keys.add(key_node.value)
-    problems.sort(key=lambda p: p.line or 0)
-    repeated.sort(key=lambda p: p.line or 0)
-    return problems, repeated
+                key = key_node.value if key_node.tag == _STR else self.build(key_node, depth + 1)
+                self.path.append(key_node.value)
+                value[key] = self.build(value_node, depth + 1)
+                self.path.pop()
+            for base in merged:  # own keys first, then the earlier base before the later (as PyYAML)
+                for source in base if isinstance(base, list) else [base]:
+                    if not isinstance(source, dict):
+                        self.problem(node, "a merge (<<) takes a mapping or a list of mappings")
+                        continue
+                    for k, v in source.items():
+                        value.setdefault(k, v)
+            self.building.discard(nid)
+        self.built[nid] = value
+        return value
+
+
+def _measure_expansion(root: yaml.Node, file: str, limits: Limits) -> None:
+    """Size and depth of the tree with every alias followed, computed over its distinct nodes (a
+    bomb of a billion values is a few dozen nodes here). Run only where some node is shared."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in size or (not children_done and id(node) in entered):
+            continue  # measured already, or waiting on the stack to be (no cycles: the builder refused them)
+        kids = _children(node)
+        if not children_done:
+            entered.add(id(node))
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in size)
+            continue
+        size[id(node)] = 1 + sum(size[id(k)] for k in kids)
+        depth[id(node)] = 1 + max((depth[id(k)] for k in kids), default=-1)
+        if size[id(node)] > limits.max_nodes:
+            raise _fail(
+                file,
+                _line(node),
+                f"expands to more than {limits.max_nodes:,} values once its aliases (*name) are "
+                "followed: refused before anything uses it (an alias bomb?)",
+            )
+        if depth[id(node)] > limits.max_depth:
+            raise _fail(
+                file, _line(node), f"nested deeper than {limits.max_depth} levels once its aliases are followed"
+            )
 
 
 def _yaml_problem(exc: yaml.YAMLError, file: str, text: str) -> Located:
@@ -258,11 +292,20 @@ def parse_yaml(text: str, file: str = "<yaml>", limits: Limits = DEFAULT_LIMITS)
         root = loader.get_single_node()
         if root is None:
             return None
-        _measure(root, file, limits)
-        problems, repeated = _structure_problems(root, file)
-        if problems:
-            raise ScheduleError(file, problems)
-        data = loader.construct_document(root)
+        builder = _Builder(loader, file, limits)
+        # One frame per level of nesting: make room for max_depth of them above the caller's.
+        old_limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old_limit, old_limit + limits.max_depth))
+        try:
+            data = builder.build(root)
+        finally:
+            sys.setrecursionlimit(old_limit)
+        if builder.problems:
+            raise ScheduleError(file, sorted(builder.problems, key=lambda p: p.line or 0))
+        if len(builder.built) > limits.max_nodes:
+            raise _fail(file, None, f"holds more than {limits.max_nodes:,} values")
+        if builder.shared:
+            _measure_expansion(root, file, limits)
     except ScheduleError:
         raise
     except yaml.YAMLError as exc:
@@ -272,7 +315,7 @@ def parse_yaml(text: str, file: str = "<yaml>", limits: Limits = DEFAULT_LIMITS)
         raise _fail(file, None, f"not valid YAML: {exc}") from None
     finally:
         loader.dispose()
-    return Document(data, root, repeated)
+    return Document(data, root, builder.repeated)
 
 
 def read_text_file(path: str | Path, limits: Limits = DEFAULT_LIMITS, what: str = "file") -> str:
