@@ -29,7 +29,28 @@ from orchestrator.schedule.model import ClipSegment, Schedule
 PathPart = str | int
 
 # libyaml is the fast parser; the pure-Python one is the fallback where PyYAML was built without it.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
+    """libyaml's loader with the implicit-tag lookup of plain scalars remembered per document: a
+    schedule repeats the same few hundred words (`kind`, `studio`, `10m`…) hundreds of thousands of
+    times, and PyYAML resolves each one with regular expressions, in Python."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._plain_tags: dict[str, str] = {}
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:  # plain: the tag depends on the text alone
+            tag = self._plain_tags.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._plain_tags) < 100_000:
+                    self._plain_tags[value] = tag
+            return tag
+        return str(super().resolve(kind, value, implicit))
+
 
 _YAML = "tag:yaml.org,2002:"
 # Plain data only: no Python objects, no binary blobs, no sets or ordered pairs, no local tags.
@@ -113,8 +134,10 @@ class _Builder:
 
     def __init__(self, loader: yaml.SafeLoader, file: str, limits: Limits) -> None:
         self.loader, self.file, self.limits = loader, file, limits
+        self.scalars: dict[str, Any] = loader.yaml_constructors  # tag → SafeConstructor's function
         self.built: dict[int, Any] = {}
         self.building: set[int] = set()
+        self.count = 0  # values built, every alias to a scalar counted again
         self.shared = False  # some node is reached twice: measure the expansion before using the data
         self.path: list[PathPart] = []
         self.problems: list[Located] = []
@@ -124,6 +147,16 @@ class _Builder:
         self.problems.append(Located(self.file, _line(node), format_path((*self.path, *extra)), message))
 
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
+        self.count += 1
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):  # most nodes: no memo (an alias to a scalar expands nothing)
+            if tag == _STR:
+                return node.value
+            if tag not in ALLOWED_TAGS:
+                self.problem(node, f"the tag {tag.replace(_YAML, '!!')} is not allowed: a schedule holds plain data")
+                return None
+            construct = self.scalars.get(tag)
+            return construct(self.loader, node) if construct else self.loader.construct_object(node, deep=True)
         nid = id(node)
         if nid in self.building:
             raise _fail(self.file, _line(node), "an alias (*name) refers to a value that contains it: a cycle")
@@ -132,14 +165,15 @@ class _Builder:
             return self.built[nid]
         if depth > self.limits.max_depth:
             raise _fail(self.file, _line(node), f"nested deeper than {self.limits.max_depth} levels")
-        tag = node.tag
-        if tag == _STR:
-            value: Any = node.value
-        elif tag not in ALLOWED_TAGS:
-            self.problem(node, f"the tag {tag.replace(_YAML, '!!')} is not allowed: a schedule holds plain data")
+        value: Any
+        if tag != (_SEQ if isinstance(node, yaml.SequenceNode) else _MAP):
+            what = (
+                "is not allowed: a schedule holds plain data"
+                if tag not in ALLOWED_TAGS
+                else "cannot mark a list or mapping"
+            )
+            self.problem(node, f"the tag {tag.replace(_YAML, '!!')} {what}")
             value = None
-        elif isinstance(node, yaml.ScalarNode):
-            value = self.loader.construct_object(node, deep=True)
         elif isinstance(node, yaml.SequenceNode):
             value = []
             self.building.add(nid)
@@ -240,16 +274,31 @@ def _yaml_problem(exc: yaml.YAMLError, file: str, text: str) -> Located:
 
 @dataclass
 class Document:
-    """A parsed YAML document: its data and the node tree it was built from (for lines)."""
+    """A parsed YAML document: its data, and how to find the line of any path in it.
+
+    The node tree (several objects per value, with their marks) is dropped once the data is built:
+    it would more than double the peak memory of a large schedule while pydantic validates it. The
+    text is composed again only if some problem or warning has to be placed on its line."""
 
     data: Any
-    root: yaml.Node
+    text: str
     repeated: list[Located]  # keys given twice: reported with the schedule's other problems
+    _root: yaml.Node | None = None
+
+    def _tree(self) -> yaml.Node:
+        if self._root is None:
+            loader = _Loader(self.text)
+            try:
+                self._root = loader.get_single_node()
+            finally:
+                loader.dispose()
+        assert self._root is not None  # the same text composed before
+        return self._root
 
     def line_of(self, path: Iterable[PathPart]) -> int | None:
         """The line where the value at `path` (or its nearest existing ancestor) starts; a mapping
         entry is placed on its key's line."""
-        node = self.root
+        node = self._tree()
         line = _line(node)
         for part in path:
             nxt: yaml.Node | None = None
@@ -302,7 +351,7 @@ def parse_yaml(text: str, file: str = "<yaml>", limits: Limits = DEFAULT_LIMITS)
             sys.setrecursionlimit(old_limit)
         if builder.problems:
             raise ScheduleError(file, sorted(builder.problems, key=lambda p: p.line or 0))
-        if len(builder.built) > limits.max_nodes:
+        if builder.count > limits.max_nodes:
             raise _fail(file, None, f"holds more than {limits.max_nodes:,} values")
         if builder.shared:
             _measure_expansion(root, file, limits)
@@ -315,7 +364,7 @@ def parse_yaml(text: str, file: str = "<yaml>", limits: Limits = DEFAULT_LIMITS)
         raise _fail(file, None, f"not valid YAML: {exc}") from None
     finally:
         loader.dispose()
-    return Document(data, root, builder.repeated)
+    return Document(data, text, builder.repeated)
 
 
 def read_text_file(path: str | Path, limits: Limits = DEFAULT_LIMITS, what: str = "file") -> str:
