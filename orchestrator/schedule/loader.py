@@ -134,7 +134,7 @@ class _Builder:
 
     def __init__(self, loader: yaml.SafeLoader, file: str, limits: Limits) -> None:
         self.loader, self.file, self.limits = loader, file, limits
-        self.scalars: dict[str, Any] = loader.yaml_constructors  # tag → SafeConstructor's function
+        self.scalars: dict[str | None, Any] = loader.yaml_constructors  # tag → SafeConstructor's function
         self.built: dict[int, Any] = {}
         self.building: set[int] = set()
         self.count = 0  # values built, every alias to a scalar counted again
