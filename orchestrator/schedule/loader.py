@@ -1,20 +1,19 @@
 """Load a schedule file: YAML → pydantic → whole-document checks, every problem with file:line and path.
 
-The text is parsed ONCE, by libyaml (`CSafeLoader`), into a node tree. One walk over its distinct
-nodes then builds the Python values — an alias's value is built once and shared, never copied —
-while refusing nesting beyond the limit, a value containing its own alias (a cycle), tags other
-than plain data and keys that are not scalars, and noting keys given twice. If any node is shared,
-the tree's size and depth with every alias followed are computed over distinct nodes (cheap even
-for a billion-value bomb) and refused past the limit before anything (pydantic) expands it. Lines
-of problems are found by walking the tree down a problem's path. All problems are reported at once,
-none as a traceback.
+The text is parsed ONCE, by libyaml (`CSafeLoader`'s parser), and the Python values are built
+straight from its event stream — no node tree is kept (it would more than double a large schedule's
+peak memory). As the events arrive, nesting past the limit, a value holding more than the limit of
+values once its aliases are followed (an alias bomb: refused at the first list that would, while
+every alias is still one shared value), an alias inside the value it names, tags other than plain
+data and keys that are not scalars are refused, and keys given twice are noted. Lines of pydantic's
+and the checks' problems are found by composing the text again, only when there is one to place.
+All problems are reported at once, none as a traceback.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,14 +104,6 @@ def format_path(parts: Iterable[PathPart]) -> str:
 # YAML: one parse, measured before it is built
 
 
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [n for pair in node.value for n in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
 def _line(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
 
@@ -122,137 +113,242 @@ def _fail(file: str, line: int | None, message: str) -> ScheduleError:
 
 
 _STR, _MAP, _SEQ, _MERGE = (_YAML + t for t in ("str", "map", "seq", "merge"))
+_SCALAR_TAGS = frozenset(_YAML + t for t in ("null", "bool", "int", "float", "str", "timestamp"))
 
 
-class _Builder:
-    """Python values from a node tree in one walk over its distinct nodes, checking as it goes.
+class _Frame:
+    """An open list or mapping while its events arrive."""
 
-    An alias is the same node object again: its value is built once and shared, exactly as PyYAML's
-    constructor does, so nothing is expanded here; a value that contains its own alias is refused
-    as a cycle. Tags beyond plain data and keys that are not scalars are collected as problems
-    (nothing is built from them); repeated keys are collected apart (reported with the rest)."""
+    __slots__ = (
+        "anchor",
+        "bad",
+        "depth",
+        "has_key",
+        "is_map",
+        "key",
+        "keys",
+        "merge_next",
+        "merges",
+        "part",
+        "size",
+        "value",
+    )
+
+    def __init__(self, is_map: bool, part: PathPart | None, anchor: str | None, bad: bool) -> None:
+        self.value: Any = {} if is_map else []
+        self.is_map, self.part, self.anchor, self.bad = is_map, part, anchor, bad
+        self.size = 1  # values inside, every alias counted as what it stands for
+        self.depth = 0  # levels below, aliases followed
+        self.key: Any = None
+        self.has_key = False
+        self.keys: set[str] = set()
+        self.merges: list[Any] = []
+        self.merge_next = False
+
+
+class _EventBuilder:
+    """Python values straight from libyaml's event stream, checked as they arrive; no node tree.
+
+    An alias's value is the anchor's, shared, never copied; each value's size and depth with its
+    aliases followed is known when it is complete, so an alias bomb is refused at the first list
+    that would hold too much, before anything expands it. An alias inside the value it names is a
+    cycle. Tags beyond plain data and keys that are not scalars are problems (nothing is built from
+    them); keys given twice are noted apart, to be reported with the schedule's other problems."""
 
     def __init__(self, loader: yaml.SafeLoader, file: str, limits: Limits) -> None:
-        self.loader, self.file, self.limits = loader, file, limits
+        # Any: PyYAML's parser methods (get_event, resolve…) are untyped.
+        self.loader: Any = loader
+        self.file, self.limits = file, limits
         self.scalars: dict[str | None, Any] = loader.yaml_constructors  # tag → SafeConstructor's function
-        self.built: dict[int, Any] = {}
-        self.building: set[int] = set()
-        self.count = 0  # values built, every alias to a scalar counted again
-        self.shared = False  # some node is reached twice: measure the expansion before using the data
-        self.path: list[PathPart] = []
+        self.anchors: dict[str, tuple[Any, int, int, bool]] = {}  # value, size, depth, is a collection
+        self.open_anchors: set[str] = set()
+        self.stack: list[_Frame] = []
         self.problems: list[Located] = []
         self.repeated: list[Located] = []
+        self.result: Any = None
 
-    def problem(self, node: yaml.Node, message: str, *extra: PathPart) -> None:
-        self.problems.append(Located(self.file, _line(node), format_path((*self.path, *extra)), message))
+    def path(self, *extra: PathPart) -> str:
+        return format_path([f.part for f in self.stack[1:] if f.part is not None] + list(extra))
 
-    def build(self, node: yaml.Node, depth: int = 0) -> Any:
-        self.count += 1
-        tag = node.tag
-        if isinstance(node, yaml.ScalarNode):  # most nodes: no memo (an alias to a scalar expands nothing)
-            if tag == _STR:
-                return node.value
-            if tag not in ALLOWED_TAGS:
-                self.problem(node, f"the tag {tag.replace(_YAML, '!!')} is not allowed: a schedule holds plain data")
-                return None
-            construct = self.scalars.get(tag)
-            return construct(self.loader, node) if construct else self.loader.construct_object(node, deep=True)
-        nid = id(node)
-        if nid in self.building:
-            raise _fail(self.file, _line(node), "an alias (*name) refers to a value that contains it: a cycle")
-        if nid in self.built:
-            self.shared = True
-            return self.built[nid]
-        if depth > self.limits.max_depth:
-            raise _fail(self.file, _line(node), f"nested deeper than {self.limits.max_depth} levels")
-        value: Any
-        if tag != (_SEQ if isinstance(node, yaml.SequenceNode) else _MAP):
-            what = (
-                "is not allowed: a schedule holds plain data"
-                if tag not in ALLOWED_TAGS
-                else "cannot mark a list or mapping"
+    def problem(self, mark: Any, message: str) -> None:
+        """A problem at the value about to be added (its key or index is part of the path)."""
+        part = self._part()
+        self.problems.append(
+            Located(self.file, int(mark.line) + 1, self.path(*([] if part is None else [part])), message)
+        )
+
+    def run(self) -> Any:
+        loader = self.loader
+        loader.get_event()  # the stream starts
+        if loader.check_event(yaml.StreamEndEvent):
+            return _EMPTY
+        loader.get_event()  # the document starts
+        limits = self.limits
+        while True:
+            ev = loader.get_event()
+            cls = type(ev)
+            if cls is yaml.ScalarEvent:
+                tag = ev.tag
+                if tag is None or tag == "!":
+                    tag = loader.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+                if tag == _STR:
+                    value: Any = ev.value
+                elif tag not in ALLOWED_TAGS or (tag == _MERGE and not self._expecting_key()):
+                    value = None
+                    self.problem(
+                        ev.start_mark, f"the tag {tag.replace(_YAML, '!!')} is not allowed: a schedule holds plain data"
+                    )
+                elif tag == _MERGE:
+                    value = "<<"
+                elif tag not in _SCALAR_TAGS:
+                    value = None
+                    self.problem(ev.start_mark, f"the tag {tag.replace(_YAML, '!!')} cannot mark a plain value")
+                else:
+                    try:
+                        value = self.scalars[tag](loader, yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark))
+                    except (ValueError, OverflowError) as exc:  # e.g. the timestamp 2026-02-30
+                        value = None
+                        self.problem(ev.start_mark, f"{ev.value[:40]!r} cannot be read: {exc}")
+                if ev.anchor is not None:
+                    self.anchors[ev.anchor] = (value, 1, 0, False)
+                self.add(value, 1, 0, False, ev, tag)
+            elif cls is yaml.AliasEvent:
+                if ev.anchor in self.open_anchors:
+                    raise _fail(
+                        self.file,
+                        int(ev.start_mark.line) + 1,
+                        "an alias (*name) refers to a value that contains it: a cycle",
+                    )
+                if ev.anchor not in self.anchors:
+                    raise _fail(
+                        self.file,
+                        int(ev.start_mark.line) + 1,
+                        f"the alias *{ev.anchor} names no anchor (&{ev.anchor}) before it",
+                    )
+                value, size, depth, collection = self.anchors[ev.anchor]
+                self.add(value, size, depth, collection, ev, None)
+            elif cls is yaml.SequenceStartEvent or cls is yaml.MappingStartEvent:
+                if len(self.stack) >= limits.max_depth:
+                    raise _fail(self.file, int(ev.start_mark.line) + 1, f"nested deeper than {limits.max_depth} levels")
+                is_map = cls is yaml.MappingStartEvent
+                expected = _MAP if is_map else _SEQ
+                tag = ev.tag
+                bad = tag is not None and tag != "!" and tag != expected
+                part = self._part()
+                if bad:
+                    what = (
+                        "is not allowed: a schedule holds plain data"
+                        if tag not in ALLOWED_TAGS
+                        else "cannot mark a list or mapping"
+                    )
+                    self.problem(ev.start_mark, f"the tag {tag.replace(_YAML, '!!')} {what}")
+                if self._expecting_key():
+                    self.problem(ev.start_mark, f"a key must be plain text, not a {'mapping' if is_map else 'list'}")
+                    bad = True
+                self.stack.append(_Frame(is_map, part, ev.anchor, bad))
+                if ev.anchor is not None:
+                    self.open_anchors.add(ev.anchor)
+            elif cls is yaml.SequenceEndEvent or cls is yaml.MappingEndEvent:
+                frame = self.stack.pop()
+                value = None if frame.bad else frame.value
+                if frame.is_map and not frame.bad:
+                    self._merge(frame, ev)
+                if frame.anchor is not None:
+                    self.open_anchors.discard(frame.anchor)
+                    self.anchors[frame.anchor] = (value, frame.size, frame.depth, True)
+                self.add(value, frame.size, frame.depth, True, ev, None)
+            elif cls is yaml.DocumentEndEvent:
+                break
+        if not loader.check_event(yaml.StreamEndEvent):
+            raise _fail(
+                self.file, int(loader.peek_event().start_mark.line) + 1, "holds more than one YAML document (---)"
             )
-            self.problem(node, f"the tag {tag.replace(_YAML, '!!')} {what}")
-            value = None
-        elif isinstance(node, yaml.SequenceNode):
-            value = []
-            self.building.add(nid)
-            for i, item in enumerate(node.value):
-                self.path.append(i)
-                value.append(self.build(item, depth + 1))
-                self.path.pop()
-            self.building.discard(nid)
-        else:
-            # A mapping, inline (one Python frame per level of nesting, not two).
-            value = {}
-            self.building.add(nid)
-            merged: list[Any] = []
-            keys: set[str] = set()
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
-                    self.problem(key_node, f"a key must be plain text, not a {kind}")
-                    continue
-                if key_node.tag == _MERGE:
-                    # `<<: *base` (or a list of them): the base's entries, under this mapping's own.
-                    merged.append(self.build(value_node, depth + 1))
-                    continue
-                if key_node.value in keys:
+        return self.result
+
+    def _expecting_key(self) -> bool:
+        return bool(self.stack) and self.stack[-1].is_map and not self.stack[-1].has_key
+
+    def _part(self) -> PathPart | None:
+        if not self.stack:
+            return None
+        top = self.stack[-1]
+        if top.is_map:
+            return None if not top.has_key else (top.key if isinstance(top.key, (str, int)) else str(top.key))
+        return len(top.value)
+
+    def add(self, value: Any, size: int, depth: int, collection: bool, ev: Any, tag: str | None) -> None:
+        if not self.stack:
+            self.result = value
+            return
+        top = self.stack[-1]
+        top.size += size
+        top.depth = max(top.depth, depth + 1)
+        if top.size > self.limits.max_nodes:
+            raise _fail(
+                self.file,
+                int(ev.start_mark.line) + 1,
+                f"expands to more than {self.limits.max_nodes:,} values once its aliases (*name) are "
+                "followed: refused before anything uses it (an alias bomb?)",
+            )
+        if len(self.stack) + depth > self.limits.max_depth:
+            raise _fail(
+                self.file,
+                int(ev.start_mark.line) + 1,
+                f"nested deeper than {self.limits.max_depth} levels once its aliases are followed",
+            )
+        if top.bad:
+            return
+        if not top.is_map:
+            top.value.append(value)
+            return
+        if not top.has_key:
+            if collection:  # a list or mapping as a key (reported at its start, or here for an alias)
+                if isinstance(ev, yaml.AliasEvent):
+                    self.problem(ev.start_mark, "a key must be plain text, not a list or mapping")
+                top.key, top.has_key, top.bad = None, True, True
+                return
+            if tag == _MERGE:
+                top.merge_next = True
+            else:
+                text = ev.value if isinstance(ev, yaml.ScalarEvent) else str(value)
+                if text in top.keys:
                     self.repeated.append(
                         Located(
                             self.file,
-                            _line(key_node),
-                            format_path((*self.path, key_node.value)),
-                            f"'{key_node.value}' is given twice; only the last would count",
+                            int(ev.start_mark.line) + 1,
+                            self.path(text),
+                            f"'{text}' is given twice; only the last would count",
                         )
                     )
-                keys.add(key_node.value)
-                key = key_node.value if key_node.tag == _STR else self.build(key_node, depth + 1)
-                self.path.append(key_node.value)
-                value[key] = self.build(value_node, depth + 1)
-                self.path.pop()
-            for base in merged:  # own keys first, then the earlier base before the later (as PyYAML)
-                for source in base if isinstance(base, list) else [base]:
-                    if not isinstance(source, dict):
-                        self.problem(node, "a merge (<<) takes a mapping or a list of mappings")
-                        continue
-                    for k, v in source.items():
-                        value.setdefault(k, v)
-            self.building.discard(nid)
-        self.built[nid] = value
-        return value
+                top.keys.add(text)
+            top.key, top.has_key = value, True
+            return
+        if top.merge_next:
+            top.merges.append(value)
+            top.merge_next = False
+        else:
+            top.value[top.key] = value
+        top.key, top.has_key = None, False
+
+    def _merge(self, frame: _Frame, ev: Any) -> None:
+        """`<<: *base` (or a list of them): the bases' entries under the mapping's own, earlier first."""
+        for base in frame.merges:
+            for source in base if isinstance(base, list) else [base]:
+                if not isinstance(source, dict):
+                    self.problems.append(
+                        Located(
+                            self.file,
+                            int(ev.start_mark.line) + 1,
+                            self.path(),
+                            "a merge (<<) takes a mapping or a list of mappings",
+                        )
+                    )
+                    continue
+                for k, v in source.items():
+                    frame.value.setdefault(k, v)
 
 
-def _measure_expansion(root: yaml.Node, file: str, limits: Limits) -> None:
-    """Size and depth of the tree with every alias followed, computed over its distinct nodes (a
-    bomb of a billion values is a few dozen nodes here). Run only where some node is shared."""
-    size: dict[int, int] = {}
-    depth: dict[int, int] = {}
-    entered: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if id(node) in size or (not children_done and id(node) in entered):
-            continue  # measured already, or waiting on the stack to be (no cycles: the builder refused them)
-        kids = _children(node)
-        if not children_done:
-            entered.add(id(node))
-            stack.append((node, True))
-            stack.extend((k, False) for k in kids if id(k) not in size)
-            continue
-        size[id(node)] = 1 + sum(size[id(k)] for k in kids)
-        depth[id(node)] = 1 + max((depth[id(k)] for k in kids), default=-1)
-        if size[id(node)] > limits.max_nodes:
-            raise _fail(
-                file,
-                _line(node),
-                f"expands to more than {limits.max_nodes:,} values once its aliases (*name) are "
-                "followed: refused before anything uses it (an alias bomb?)",
-            )
-        if depth[id(node)] > limits.max_depth:
-            raise _fail(
-                file, _line(node), f"nested deeper than {limits.max_depth} levels once its aliases are followed"
-            )
+_EMPTY = object()
 
 
 def _yaml_problem(exc: yaml.YAMLError, file: str, text: str) -> Located:
@@ -337,24 +433,13 @@ def parse_yaml(text: str, file: str = "<yaml>", limits: Limits = DEFAULT_LIMITS)
     if len(text) > limits.max_bytes:
         raise _fail(file, None, f"is larger than {limits.max_bytes:,} bytes")
     loader = _Loader(text)
+    builder = _EventBuilder(loader, file, limits)
     try:
-        root = loader.get_single_node()
-        if root is None:
+        data = builder.run()
+        if data is _EMPTY:
             return None
-        builder = _Builder(loader, file, limits)
-        # One frame per level of nesting: make room for max_depth of them above the caller's.
-        old_limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old_limit, old_limit + limits.max_depth))
-        try:
-            data = builder.build(root)
-        finally:
-            sys.setrecursionlimit(old_limit)
         if builder.problems:
             raise ScheduleError(file, sorted(builder.problems, key=lambda p: p.line or 0))
-        if builder.count > limits.max_nodes:
-            raise _fail(file, None, f"holds more than {limits.max_nodes:,} values")
-        if builder.shared:
-            _measure_expansion(root, file, limits)
     except ScheduleError:
         raise
     except yaml.YAMLError as exc:
