@@ -15,7 +15,7 @@ import structlog
 from orchestrator.cli_users import access_options, add_access_arguments
 from orchestrator.logconfig import configure_logging
 from orchestrator.planning.plan import PlanSettings, plan
-from orchestrator.schedule.loader import ScheduleError, format_path, load_schedule, schedule_warnings
+from orchestrator.schedule.loader import ScheduleError, load_schedule, load_schedule_checked
 from orchestrator.schedule.model import Schedule
 
 log = structlog.get_logger(__name__)
@@ -32,10 +32,15 @@ def _load(path: str) -> Schedule:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    schedule = _load(args.file)
-    warnings = schedule_warnings(schedule)
+    """Every error (exit 2) or else every warning (exit 0), each with its file, line and path."""
+    try:
+        schedule, warnings = load_schedule_checked(args.file, media_dir=args.media_dir)
+    except ScheduleError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
     for w in warnings:
-        print(f"{args.file}: warning: {format_path(w.path)}: {w.message}", file=sys.stderr)
+        where = f"{w.file}:{w.line}" if w.line else w.file
+        print(f"{where}: warning: {w.path or '(document)'}: {w.message}", file=sys.stderr)
     days = sorted({s.start.astimezone(schedule.event.tz).date() for s in schedule.sessions})
     segments = sum(len(s.rundown) for s in schedule.sessions)
     print(
@@ -194,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a schedule file; exit 2 listing every problem")
     p.add_argument("file")
+    p.add_argument("--media-dir", help="also look for every clip's file in this folder (missing: a warning)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="print the timeline of actions")

@@ -19,7 +19,9 @@ MASK = "****"
 
 # The path part after an RTMP application (".../live/<key>", ".../rtmp/<key>") is a stream key.
 _RTMP_KEY = re.compile(r"(rtmps?://[^\s/]+(?::\d+)?/[^\s/]+/)([^\s\"']+)")
-_QUERY_SECRET = re.compile(r"((?:access_token|refresh_token|client_secret|key|token)=)[^&\s\"']+", re.I)
+_QUERY_SECRET = re.compile(
+    r"((?:access_token|refresh_token|client_secret|key|token|passphrase|streamid)=)[^&\s\"']+", re.I
+)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-~+/=]+")
 
 # Shorter values would replace ordinary words (and no real key is this short).

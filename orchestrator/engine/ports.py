@@ -25,14 +25,18 @@ class IngestTarget:
 
     url: str
     key: SecretStr | None = None
+    passphrase: SecretStr | None = None  # SRT encryption; joined like the key, only when publishing
 
     def publish_url(self) -> SecretStr:
+        url = self.url
+        if self.passphrase is not None and url.startswith("srt://"):
+            url = f"{url}{'&' if '?' in url else '?'}passphrase={self.passphrase.get_secret_value()}"
         if self.key is None or not self.key.get_secret_value():
-            return SecretStr(self.url)
+            return SecretStr(url)
         key = self.key.get_secret_value()
-        if self.url.startswith("srt://"):  # SRT carries the key as the stream id, not in the path
-            return SecretStr(f"{self.url}{'&' if '?' in self.url else '?'}streamid={key}")
-        return SecretStr(self.url.rstrip("/") + "/" + key)
+        if url.startswith("srt://"):  # SRT carries the key as the stream id, not in the path
+            return SecretStr(f"{url}{'&' if '?' in url else '?'}streamid={key}")
+        return SecretStr(url.rstrip("/") + "/" + key)
 
 
 @dataclass(frozen=True)

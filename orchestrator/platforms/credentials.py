@@ -10,12 +10,14 @@ A schedule names a credential set (`credentials: seoul-ko`); the values live her
       credentials:
         seoul-ko: {client_id: ..., client_secret: ..., refresh_token: ...}   # YouTube
         seoul-fb: {page_id: "1234", page_token: ...}                           # Facebook
-        arirang:  {key: ...}                                                   # generic RTMP key
+        arirang:  {key: ..., passphrase: ...}                                  # RTMP/SRT key, SRT passphrase
 
 A value in the file wins over the environment for the same field; values given to the store
 itself (`CredentialStore(values=…)`, e.g. the emulators' credentials in a rehearsal) win over both. Fields per kind:
 YouTube `CLIENT_ID`, `CLIENT_SECRET`, `REFRESH_TOKEN`; Facebook `PAGE_ID`, `PAGE_TOKEN`; stream key
-`KEY`. Every secret is a `SecretStr`; errors name the missing variables, never a value.
+`KEY`; SRT passphrase `PASSPHRASE`. Every secret is a `SecretStr`; errors name the missing variables,
+never a value. The secrets file is read like a schedule (size, nesting and alias limits, plain data
+only); a binary, unreadable or malformed file is a `SecretsFileError` that quotes nothing from it.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestrator.schedule.loader import ScheduleError, parse_yaml, read_text_file
 
 ENV_PREFIX = "SUMMIT_CRED_"
 SECRETS_FILE_ENV = "SUMMIT_SECRETS_FILE"
@@ -61,6 +64,12 @@ class StreamKeyCredentials(_Credentials):
     key: SecretStr
 
 
+class SrtPassphraseCredentials(_Credentials):
+    """The passphrase that encrypts an SRT stream (AES; SRT takes 10 to 79 characters)."""
+
+    passphrase: SecretStr
+
+
 C = TypeVar("C", bound=_Credentials)
 
 
@@ -73,6 +82,14 @@ class CredentialsMissing(LookupError):
             f"{kind} credentials '{name}' lack {', '.join(fields)}: set {', '.join(env_names)}"
             f" or add them under '{name}' in {source}"
         )
+
+
+class CredentialsInvalid(CredentialsMissing):
+    """A credential is there but unusable (e.g. an SRT passphrase of the wrong length)."""
+
+    def __init__(self, name: str, kind: str, field: str, why: str) -> None:
+        LookupError.__init__(self, f"{kind} credentials '{name}': {field} {why}")
+        self.name, self.kind, self.fields = name, kind, [field]
 
 
 class SecretsFileError(ValueError):
@@ -112,6 +129,23 @@ class CredentialStore:
     def stream_key(self, name: str) -> SecretStr:
         return self._load(StreamKeyCredentials, name, "stream key").key
 
+    def srt_passphrase(self, name: str) -> SecretStr:
+        value = self._load(SrtPassphraseCredentials, name, "SRT passphrase").passphrase
+        text = value.get_secret_value()
+        if not 10 <= len(text) <= 79:
+            raise CredentialsInvalid(name, "SRT passphrase", "passphrase", "must be 10 to 79 characters long")
+        # ffmpeg (5.1) takes the passphrase from the URL's query as it is, without percent-decoding:
+        # these characters would end it or change it.
+        if any(c in "&#%?\"'" or not c.isprintable() or c.isspace() for c in text):
+            raise CredentialsInvalid(
+                name, "SRT passphrase", "passphrase", "must not contain spaces or any of & # % ? \" '"
+            )
+        return value
+
+    def check_file(self) -> None:
+        """Read the secrets file now (raises SecretsFileError), so a bad one is reported once, up front."""
+        self._file()
+
     def file_warnings(self) -> list[str]:
         """Problems with the secrets file that do not stop loading (e.g. readable by others)."""
         if self.secrets_file is None or not self.secrets_file.exists():
@@ -141,14 +175,25 @@ class CredentialStore:
         if self.secrets_file is None:
             self._file_cache = {}
             return self._file_cache
+        name = str(self.secrets_file)
         try:
-            text = self.secrets_file.read_text()
-        except OSError as err:
-            raise SecretsFileError(f"cannot read secrets file {self.secrets_file}: {err.strerror}") from None
-        try:
-            data = json.loads(text) if self.secrets_file.suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError):
-            raise SecretsFileError(f"{self.secrets_file} is not valid YAML or JSON") from None
+            text = read_text_file(self.secrets_file, what="secrets file")
+        except ScheduleError as err:
+            p = err.problems[0]
+            raise SecretsFileError(f"secrets file {name}{f':{p.line}' if p.line else ''}: {p.message}") from None
+        # Parse errors give the line only: a parser's message may quote the text, i.e. a secret.
+        if self.secrets_file.suffix == ".json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise SecretsFileError(f"secrets file {name}:{err.lineno}: not valid JSON") from None
+        else:
+            try:
+                doc = parse_yaml(text, name)
+            except ScheduleError as err:
+                line = err.problems[0].line
+                raise SecretsFileError(f"secrets file {name}{f':{line}' if line else ''}: not valid YAML") from None
+            data = doc.data if doc is not None else None
         data = data or {}
         if isinstance(data, dict) and isinstance(data.get("credentials"), dict):
             data = data["credentials"]

@@ -1,5 +1,10 @@
 """`summit doctor`: before an event, check every destination's credentials, scopes, quota and
-reachability, and say exactly what is wrong (one `Finding` per check, never a secret)."""
+reachability, and say exactly what is wrong (one `Finding` per check, never a secret).
+
+Never a secret: every value the doctor loads from the credential store is remembered, and each
+finding's message is scrubbed of those values (and of anything shaped like a key or token) before it
+is returned, so even a platform that echoes a token back in an error cannot make the doctor print it.
+A secrets file that cannot be used (unreadable, binary, malformed) is one clear finding up front."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from orchestrator.platforms.oauth import GoogleOAuth
 from orchestrator.platforms.settings import FacebookSettings, YouTubeSettings
 from orchestrator.platforms.youtube_api import QuotaLedger, YouTubeApi, YouTubeApiError
 from orchestrator.platforms.youtube_quota import COSTS, quota_day
+from orchestrator.redaction import mask_key, mask_text
 from orchestrator.schedule.model import (
     FacebookDestination,
     FileDestination,
@@ -74,14 +80,20 @@ async def doctor(
         journal or SqliteJournal(),  # in memory: the doctor's own quota count
         clock or SystemClock(),
     )
+    findings: list[Finding] = []
+    try:
+        credentials.check_file()
+    except SecretsFileError as err:
+        checker.file_error = str(err)
+        findings.append(Finding("*", "credentials", "error", checker.file_error))
     async with aiohttp.ClientSession() as http:
         checker.http = http
-        findings = [Finding("*", "credentials", "warning", w) for w in _file_warnings(credentials)]
+        findings += [Finding("*", "credentials", "warning", w) for w in _file_warnings(credentials)]
         for d in destinations:
             found = await checker.check(d)
             findings.extend(sorted(found, key=lambda f: ("error", "warning", "ok").index(f.level)))
         findings.extend(checker.quota_findings())
-    return findings
+    return [checker.scrub(f) for f in findings]
 
 
 def _file_warnings(credentials: CredentialStore) -> list[str]:
@@ -112,10 +124,29 @@ class _Doctor:
         self.journal = journal
         self.clock = clock
         self.http: aiohttp.ClientSession | None = None
+        self.file_error: str | None = None
+        self._secrets: set[str] = set()  # every secret value loaded, scrubbed from every message
         # YouTube quota is per Google Cloud project: destinations sharing an OAuth client share it.
         self._quota_need: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._quota_users: dict[str, list[str]] = defaultdict(list)
         self._ledgers: dict[str, QuotaLedger] = {}  # by project
+
+    def remember(self, *values: Any) -> None:
+        for v in values:
+            text = v.get_secret_value() if hasattr(v, "get_secret_value") else v
+            if isinstance(text, str) and len(text) >= 4:
+                self._secrets.add(text)
+
+    def scrub(self, finding: Finding) -> Finding:
+        message = finding.message
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            message = message.replace(secret, mask_key(secret))
+        message = mask_text(message)
+        return (
+            finding
+            if message == finding.message
+            else Finding(finding.destination, finding.check, finding.level, message)
+        )
 
     def sessions_of(self, destination_id: str) -> list[Session]:
         return [s for s in self.sessions if destination_id in s.outputs]
@@ -130,8 +161,8 @@ class _Doctor:
                 return await self._rtmp(d)
             if isinstance(d, FileDestination):
                 return self._file(d)
-        except SecretsFileError as err:
-            return [Finding(d.id, "credentials", "error", str(err))]
+        except SecretsFileError:
+            return [Finding(d.id, "credentials", "error", "not checked: the secrets file cannot be used (see above)")]
         return [Finding(getattr(d, "id", "?"), "config", "error", f"unknown destination kind {type(d).__name__}")]
 
     # -- YouTube ------------------------------------------------------------------------------
@@ -143,6 +174,7 @@ class _Doctor:
             creds = self.credentials.youtube(d.credentials)
         except CredentialsMissing as err:
             return [Finding(d.id, "credentials", "error", str(err))]
+        self.remember(creds.client_secret, creds.refresh_token)
         oauth = GoogleOAuth(
             self.http,
             self.youtube.token_url,
@@ -256,6 +288,7 @@ class _Doctor:
             creds = self.credentials.facebook(d.credentials)
         except CredentialsMissing as err:
             return [Finding(d.id, "credentials", "error", str(err))]
+        self.remember(creds.page_token)
         if d.page.isdigit() and d.page != creds.page_id:
             out.append(
                 Finding(
@@ -298,8 +331,14 @@ class _Doctor:
         out: list[Finding] = []
         if d.key:
             try:
-                self.credentials.stream_key(d.key)
+                self.remember(self.credentials.stream_key(d.key))
                 out.append(Finding(d.id, "credentials", "ok", f"stream key '{d.key}' found"))
+            except CredentialsMissing as err:
+                out.append(Finding(d.id, "credentials", "error", str(err)))
+        if d.passphrase:
+            try:
+                self.remember(self.credentials.srt_passphrase(d.passphrase))
+                out.append(Finding(d.id, "credentials", "ok", f"SRT passphrase '{d.passphrase}' found"))
             except CredentialsMissing as err:
                 out.append(Finding(d.id, "credentials", "error", str(err)))
         for url in filter(None, (d.url, d.backup_url)):

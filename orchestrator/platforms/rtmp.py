@@ -2,6 +2,9 @@
 the credential store. There is no platform to call: going live and ending are the output's doing,
 and health is not observable from here (the output's own report says what went out).
 
+An SRT destination may name a `passphrase` credential: it is applied when publishing (SRT's
+`passphrase=` option, AES encryption), never written into the URL of the schedule or of a log.
+
 In a rehearsal (`redirect_to`), every such destination publishes to the local RTMP server instead,
 as `<redirect_to>/<destination id>`, so nothing leaves the machine."""
 
@@ -13,7 +16,7 @@ import structlog
 from pydantic import SecretStr
 
 from orchestrator.engine.ports import DestinationHealth, IngestTarget, PreparedDestination
-from orchestrator.platforms.credentials import CredentialsMissing, CredentialStore
+from orchestrator.platforms.credentials import CredentialsMissing, CredentialStore, SecretsFileError
 from orchestrator.platforms.errors import DestinationFailed
 from orchestrator.redaction import mask_key
 from orchestrator.schedule.model import RtmpDestination, Session
@@ -37,25 +40,33 @@ class RtmpPlatform:
                 session_id=session.id,
                 primary=IngestTarget(self._redirect_to, SecretStr(d.id)),
             )
-        key = None
-        if d.key:
-            try:
+        key = passphrase = None
+        try:
+            if d.key:
                 key = self._credentials.stream_key(d.key)
-            except CredentialsMissing as err:
-                raise DestinationFailed(d.id, "credentialsMissing", str(err), session=session.id) from None
+            if d.passphrase:
+                passphrase = self._credentials.srt_passphrase(d.passphrase)
+        except (CredentialsMissing, SecretsFileError) as err:
+            raise DestinationFailed(d.id, "credentialsMissing", str(err), session=session.id) from None
         log.info(
             "rtmp_destination_prepared",
             destination=d.id,
             session=session.id,
             url=d.url,
             key=mask_key(key.get_secret_value()) if key else None,
+            encrypted=passphrase is not None,
             backup=d.backup_url is not None,
         )
+
+        def target(url: str) -> IngestTarget:
+            # The passphrase encrypts SRT only; the model refuses one on an RTMP destination.
+            return IngestTarget(url, key, passphrase if url.startswith("srt://") else None)
+
         return PreparedDestination(
             destination_id=d.id,
             session_id=session.id,
-            primary=IngestTarget(d.url, key),
-            backup=IngestTarget(d.backup_url, key) if d.backup_url else None,
+            primary=target(d.url),
+            backup=target(d.backup_url) if d.backup_url else None,
         )
 
     async def go_live(self, action_id: str, session: Session, destination: Any) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from orchestrator.schedule.model import (
     Appearance,
@@ -26,6 +27,7 @@ from orchestrator.schedule.model import (
 )
 
 PathPart = str | int
+MIN_RUNDOWN_FILL = 0.5  # a rundown shorter than this share of its session is warned about
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ def check_schedule(schedule: Schedule) -> list[Problem]:
     tz = schedule.event.tz
     for si, session in enumerate(schedule.sessions):
         base = ("sessions", si)
+        for field in ("start", "end"):
+            problems += _check_time(schedule.event.timezone, tz, getattr(session, field), (*base, field))
         if session.end <= session.start:
             problems.append(Problem((*base, "end"), f"session '{session.id}' ends before it starts"))
             continue
@@ -169,6 +173,118 @@ def check_schedule(schedule: Schedule) -> list[Problem]:
         problems += _check_languages(schedule, si, session)
 
     problems += _check_overlaps(schedule)
+    problems += _check_people(schedule)
+    return problems
+
+
+def _offset(d: timedelta | None) -> str:
+    minutes = int((d or timedelta(0)).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    h, m = divmod(abs(minutes), 60)
+    return f"{sign}{h:02d}:{m:02d}"
+
+
+def _check_time(zone: str, tz: ZoneInfo, value: datetime, path: tuple[PathPart, ...]) -> list[Problem]:
+    """A time written with an offset must agree with the event's zone on that date: a Berlin session
+    on the day clocks go forward written `+01:00` would go live an hour off without a word. Times
+    written in UTC (`Z`, `+00:00`) are taken as meant; a wall-clock time the zone skips is an error."""
+    offset = value.utcoffset()
+    if offset == timedelta(0) or offset == value.astimezone(tz).utcoffset():
+        return []
+    written = value.replace(tzinfo=None)
+    local = written.replace(tzinfo=tz)
+    if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != written:
+        return [
+            Problem(
+                path,
+                f"{written:%H:%M} does not exist in {zone} on {written:%Y-%m-%d}: the clocks skip it "
+                "(daylight saving time begins); pick a time before or after the change",
+            )
+        ]
+    expected = local.utcoffset()
+    seasons = {datetime(written.year, month, 1, tzinfo=tz).utcoffset() for month in (1, 7)}
+    message = (
+        f"{written.isoformat(timespec='minutes')}{_offset(offset)} is {value.astimezone(tz):%H:%M} in {zone}, "
+        f"whose offset on {written:%Y-%m-%d} is {_offset(expected)}: write "
+        f"{written.isoformat(timespec='minutes')}{_offset(expected)} if {written:%H:%M} local time is meant"
+    )
+    if offset in seasons:  # the zone's other season: the daylight-saving slip
+        return [Problem(path, message)]
+    return [Problem(path, message + f" (the offset is not {zone}'s at all: is this another place's time?)", "warning")]
+
+
+@dataclass(frozen=True)
+class _Busy:
+    start: datetime
+    end: datetime
+    session: int
+    path: tuple[PathPart, ...]
+    via: str | None = None  # the booth that puts an interpreter on duty
+
+
+def _segment_windows(schedule: Schedule, session: Session) -> list[tuple[int, datetime, datetime]]:
+    """(segment index, start, end) of each segment as planned, one after the other from the start."""
+    out = []
+    at = session.start
+    for gi, seg in enumerate(session.rundown):
+        length = segment_duration(schedule, seg)
+        if length is None:
+            break
+        out.append((gi, at, at + length))
+        at += length
+    return out
+
+
+def _check_people(schedule: Schedule) -> list[Problem]:
+    """Nobody can be in two places at once: a speaker in the studio or live in segments of two
+    sessions at overlapping times, or an interpreter in booths on duty in two overlapping sessions."""
+    busy: dict[tuple[str, str], list[_Busy]] = {}
+    booths = {b.id: b for b in schedule.booths}
+    interpreters = {i.id for i in schedule.interpreters}
+    for si, session in enumerate(schedule.sessions):
+        if session.end <= session.start:
+            continue
+        for gi, start, end in _segment_windows(schedule, session):
+            seg = session.rundown[gi]
+            who: list[tuple[str, tuple[PathPart, ...]]] = []
+            if isinstance(seg, StudioSegment):
+                who += [(seg.speaker, ("speaker",))] if seg.speaker else []
+                who += [(sp, ("speakers", k)) for k, sp in enumerate(seg.speakers)]
+            elif isinstance(seg, RemoteSegment):
+                who.append((seg.speaker, ("speaker",)))
+            for sid, field in who:
+                busy.setdefault(("speaker", sid), []).append(
+                    _Busy(start, end, si, ("sessions", si, "rundown", gi, *field))
+                )
+        for bi, bid in enumerate(session.booths):
+            booth = booths.get(bid)
+            if booth is None:
+                continue
+            where = ("sessions", si, "booths", bi)
+            busy.setdefault(("booth", bid), []).append(_Busy(session.start, session.end, si, where))
+            for iid in booth.interpreters:
+                if iid in interpreters:
+                    busy.setdefault(("interpreter", iid), []).append(
+                        _Busy(session.start, session.end, si, where, via=bid)
+                    )
+    problems: list[Problem] = []
+    for (what, who_id), spans in busy.items():
+        spans.sort(key=lambda b: b.start)
+        latest: _Busy | None = None  # of the spans seen so far, the one that ends last
+        for span in spans:
+            same_booth = span.via is not None and latest is not None and latest.via == span.via
+            if latest is not None and latest.session != span.session and span.start < latest.end and not same_booth:
+                other = schedule.sessions[latest.session].id
+                problems.append(
+                    Problem(
+                        span.path,
+                        f"{what} '{who_id}' is needed in session '{schedule.sessions[span.session].id}' from "
+                        f"{span.start.astimezone(schedule.event.tz):%H:%M} while still in session '{other}' until "
+                        f"{latest.end.astimezone(schedule.event.tz):%H:%M} on {span.start.astimezone(schedule.event.tz):%Y-%m-%d}",
+                    )
+                )
+            if latest is None or span.end > latest.end:
+                latest = span
     return problems
 
 
@@ -235,6 +351,15 @@ def _check_rundown(
             Problem(
                 ("sessions", si, "rundown"),
                 f"the rundown of session '{session.id}' lasts {_fmt(total)}, longer than the session ({_fmt(session.duration)})",
+            )
+        )
+    elif total < session.duration * MIN_RUNDOWN_FILL:
+        problems.append(
+            Problem(
+                ("sessions", si, "rundown"),
+                f"the rundown of session '{session.id}' lasts {_fmt(total)}, {total / session.duration:.0%} of "
+                f"the session ({_fmt(session.duration)}): the rest would be the stand-by slate",
+                "warning",
             )
         )
     return problems

@@ -426,7 +426,7 @@ CASES = [
         "    floor_language: ko\n    outputs: [rec-ko, rec-en]\n    booths: [ko-en]\n    rundown:\n      - {kind: slate",
         "    floor_language: ko\n    outputs: [rec-ko, rec-en]\n    booths: [ko-en]\n    rundown:\n\t- {kind: slate",
         "",
-        "not valid YAML: found character '\\t' that cannot start any token",
+        "not valid YAML: found a tab character, which YAML does not allow for indenting",
         "\t- {kind: slate",
         1,
     ),
@@ -576,10 +576,15 @@ def test_many_document_problems_in_one_file_are_all_reported() -> None:
         ("sessions[1].end", "runs 2h30m", line_of(text, "T13:15:00")),
         ("sessions[1].start", "starts before 'climate' ends on destination 'rec-ko'", line_of(text, "T10:45:00")),
         ("sessions[0].rundown", "lasts 1h02m, longer than the session (1h00m)", line_of(text, "    rundown:", 1)),
+        (
+            "sessions[1].booths[0]",
+            "booth 'ko-en' is needed in session 'dialogue' from 10:45",
+            line_of(text, "booths: [ko-en]", 2),
+        ),
     ]
     for path, fragment, line in expected:
         assert_reported(problems, path=path, fragment=fragment, line=line)
-    assert len(problems) == len(expected)
+    assert len(problems) == len(expected), "\n".join(map(str, problems))
 
 
 # ---------------------------------------------------------------------------------------------
