@@ -46,7 +46,17 @@ import structlog
 from aiohttp import web
 
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.standins.emulators.common import Fault, FaultPlan, random_id, serve, wait_for_stop_signal
+from orchestrator.standins.emulators.common import (
+    BadRequest,
+    Fault,
+    FaultPlan,
+    FaultRequest,
+    guarded_app,
+    json_object,
+    random_id,
+    serve,
+    wait_for_stop_signal,
+)
 from orchestrator.standins.emulators.discovery import Discovery, GoogleApiError, Method, apply_fields
 from orchestrator.standins.emulators.google_oauth import TokenIssuer
 from orchestrator.standins.emulators.ingest import IngestMonitor, RecordingFeed, app_of, open_ingest
@@ -334,7 +344,7 @@ class YouTubeEmulator:
     # -- the application ----------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = guarded_app(_render_error, "youtube")
         app.router.add_post("/token", self.tokens.handle)
         app.router.add_post("/_emulator/faults", self._control_fault)
         app.router.add_delete("/_emulator/broadcasts/{id}", self._control_delete)
@@ -361,11 +371,7 @@ class YouTubeEmulator:
         self.calls.append(method.name)
         body: Any = None
         if method.request_ref is not None:
-            raw = await request.read()
-            try:
-                body = json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                raise GoogleApiError(400, "parseError", "Invalid JSON payload received. Unexpected token.") from None
+            body = json_object(await request.read())
             self.discovery.validate_body(method, body)
         if "onBehalfOfContentOwner" in params:
             raise GoogleApiError(403, "forbidden", "The emulated channel is not managed by a content owner.")
@@ -838,14 +844,16 @@ class YouTubeEmulator:
     # -- HTTP controls ------------------------------------------------------------------------
 
     async def _control_fault(self, request: web.Request) -> web.Response:
-        data = await request.json()
+        fault = FaultRequest.parse(await request.read())
+        if fault.status is None:
+            raise BadRequest("fault control: status: Field required", param="status")
         self.fail_next(
-            int(data["status"]),
-            data.get("reason"),
-            count=int(data.get("count", 1)),
-            method=data.get("method"),
-            message=data.get("message"),
-            retry_after=data.get("retry_after"),
+            fault.status,
+            fault.reason,
+            count=fault.count,
+            method=fault.method,
+            message=fault.message,
+            retry_after=fault.retry_after,
         )
         return web.json_response({"pending": self.faults.pending})
 
@@ -866,6 +874,14 @@ class YouTubeEmulator:
                 "streams": list(self._streams),
             }
         )
+
+
+def _render_error(status: int, message: str, param: str | None) -> dict[str, Any]:
+    """Google's error body for what the guard refuses (a body it cannot parse is a `parseError`)."""
+    reason = {404: "notFound", 405: "methodNotAllowed", 413: "uploadTooLarge", 500: "backendError"}.get(
+        status, "parseError" if message.startswith("Invalid JSON payload") else "badRequest"
+    )
+    return GoogleApiError(status, reason, message, location=param, location_type="parameter" if param else None).body()
 
 
 # -- standalone -------------------------------------------------------------------------------
