@@ -8,6 +8,7 @@ inside a message a platform returned, say — so a key is hidden even where no p
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Iterable
@@ -19,7 +20,13 @@ MASK = "****"
 
 # The path part after an RTMP application (".../live/<key>", ".../rtmp/<key>") is a stream key.
 _RTMP_KEY = re.compile(r"(rtmps?://[^\s/]+(?::\d+)?/[^\s/]+/)([^\s\"']+)")
-_QUERY_SECRET = re.compile(r"((?:access_token|refresh_token|client_secret|key|token)=)[^&\s\"']+", re.I)
+_QUERY_SECRET = re.compile(
+    r"((?:access_token|refresh_token|client_secret|key|token|passphrase|password|passwd|pwd|secret|streamid"
+    r"|signature|sig|auth)=)[^&\s\"']+",
+    re.I,
+)
+# scheme://user:password@host or scheme://token@host: the userinfo of any URL is a credential.
+_USERINFO = re.compile(r"\b([a-z][a-z0-9+.\-]*://)[^/\s@\"']+@", re.I)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-~+/=]+")
 
 # Shorter values would replace ordinary words (and no real key is this short).
@@ -27,7 +34,8 @@ MIN_SECRET_LEN = 6
 
 
 def mask_text(text: str) -> str:
-    """Hide stream keys in RTMP URLs, tokens in query strings and bearer tokens."""
+    """Hide URL userinfo, stream keys in RTMP URLs, secrets in query strings and bearer tokens."""
+    text = _USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
     text = _RTMP_KEY.sub(lambda m: m.group(1) + mask_key(m.group(2)), text)
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
     return _BEARER.sub(lambda m: m.group(1) + MASK, text)
@@ -68,6 +76,8 @@ def mask_value(value: Any) -> Any:
 
 
 def _scrub(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN/Infinity are not JSON: a page or client would fail to parse the whole message
     if isinstance(value, SecretStr):
         return mask_key(value.get_secret_value())
     if isinstance(value, str):
@@ -83,11 +93,16 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 
 
 class Secrets:
-    """The secret values the running system holds (thread-safe: adapters add from worker threads)."""
+    """The secret values the running system holds (thread-safe: adapters add from worker threads).
 
-    def __init__(self, values: Iterable[str | SecretStr | None] = ()) -> None:
+    `public` names are never held even when handed over as a key: the schedule's own ids (an RTMP
+    redirect pushes each destination under its id, so its "key" is that id) — masking them would
+    hide the event's structure everywhere (`opening/****/go_live`) while protecting nothing."""
+
+    def __init__(self, values: Iterable[str | SecretStr | None] = (), *, public: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._values: set[str] = set()
+        self._public = frozenset(public)
         self.add(*values)
 
     def add(self, *values: str | SecretStr | None) -> None:
@@ -98,7 +113,7 @@ class Secrets:
                     continue
                 text = reveal(value)
                 for part in (text, text.split("?", 1)[0]):
-                    if len(part) >= MIN_SECRET_LEN:
+                    if len(part) >= MIN_SECRET_LEN and part not in self._public:
                         self._values.add(part)
 
     def values(self) -> list[str]:

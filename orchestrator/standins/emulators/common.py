@@ -24,6 +24,8 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from orchestrator.web.commands import max_nesting  # the dashboard's command edge counts the same way
+
 log = structlog.get_logger(__name__)
 
 # Deeper than any real request body; Python's json recurses once per level and would blow the stack.
@@ -41,28 +43,6 @@ class BadRequest(Exception):
         self.message, self.status, self.param = message, status, param
 
 
-def _depth(text: str) -> int:
-    """The deepest nesting of objects/arrays in JSON text (brackets inside strings not counted)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
 def _refuse_constant(name: str) -> Any:
     raise BadRequest(f"Invalid JSON payload received. Unexpected token: {name} is not a JSON number.")
 
@@ -75,7 +55,7 @@ def parse_json(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH, max_bytes: 
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
         raise BadRequest("Invalid JSON payload received. The body is not UTF-8.") from None
-    if _depth(text) > max_depth:
+    if max_nesting(text) > max_depth:
         raise BadRequest(f"Invalid JSON payload received. Nesting deeper than {max_depth} levels.")
     try:
         return json.loads(text, parse_constant=_refuse_constant)
