@@ -8,11 +8,14 @@ programme and platform adapters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -23,6 +26,61 @@ from orchestrator.schedule.model import Schedule
 from orchestrator.system import SystemSettings, build_system, make_plan
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+# How a run may be told to stop: Ctrl-C, `kill`, the terminal closing. Each unwinds the whole system
+# (publishers closed, nginx stopped, journal closed); a SIGKILL is the children's parent-death signal's.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(Exception):
+    """The run was stopped by a signal; everything it started has been stopped."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"stopped by {self.name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # what a shell reports for a process ended by that signal
+
+
+def run_until_signal(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`, where SIGINT, SIGTERM and SIGHUP cancel `main` — so every `finally`
+    and `async with` of the system runs — and then raise `Interrupted`. A second signal while it
+    unwinds is only logged: stopping nginx and closing recordings takes a few seconds."""
+
+    async def guarded() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        received: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            if received:
+                log.warning("stop_signal_again", signal=signal.Signals(signum).name, stopping_since=received[0])
+                return
+            received.append(signum)
+            log.warning("stop_signal", signal=signal.Signals(signum).name)
+            task.cancel()
+
+        for sig in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            return await main
+        except asyncio.CancelledError:
+            if received:
+                raise Interrupted(received[0]) from None
+            raise
+        finally:
+            for sig in STOP_SIGNALS:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
+
+    return asyncio.run(guarded())
 
 
 @dataclass
@@ -44,6 +102,11 @@ class RehearsalOptions:
     outputs: str = "auto"
     rtmp_url: str | None = None
     dashboard_port: int | None = None  # serve the operators' dashboard on 127.0.0.1:PORT (0: any free port)
+
+
+class DashboardPortError(Exception):
+    def __init__(self, port: int, exc: OSError) -> None:
+        super().__init__(f"--dashboard {port}: cannot serve on 127.0.0.1:{port} ({exc.strerror or exc})")
 
 
 def default_run_dir(event_id: str) -> Path:
@@ -115,7 +178,11 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
         schedule, clock, outputs_for(mode, options, run_dir), settings, the_plan=the_plan
     ) as system:
         if options.dashboard_port is not None:
-            print(f"dashboard: {await system.serve_dashboard(options.dashboard_port)}", flush=True)
+            try:
+                url = await system.serve_dashboard(options.dashboard_port)
+            except OSError as exc:  # busy or not ours to bind
+                raise DashboardPortError(options.dashboard_port, exc) from None
+            print(f"dashboard: {url}", flush=True)
         log.info(
             "rehearsal_started",
             event_id=schedule.event.id,

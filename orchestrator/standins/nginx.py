@@ -53,6 +53,8 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from orchestrator.standins.children import die_with_parent
+
 log = structlog.get_logger(__name__)
 
 NGINX = "/usr/sbin/nginx"
@@ -291,6 +293,10 @@ class RtmpServer:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
+                # Its own session: the terminal's Ctrl-C or hang-up (SIGHUP is "reload" to nginx)
+                # goes to us, who stop it in order; and it dies with us if we are killed.
+                start_new_session=True,
+                preexec_fn=die_with_parent(signal.SIGTERM),
             )
             if await self._wait_ready():
                 log.info("rtmp_server_started", url=self.url, stat=self.stat_url, pid=self._proc.pid)

@@ -196,17 +196,21 @@ async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) ->
     return runner, f"http://{host}:{bound}"
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 async def wait_for_stop_signal() -> None:
-    """Block until SIGTERM or SIGINT (or cancellation), so a standalone emulator's `finally` blocks
-    run and the nginx it started is stopped rather than orphaned."""
+    """Block until SIGTERM, SIGINT or SIGHUP (or cancellation), so a standalone emulator's `finally`
+    blocks run and the nginx it started is stopped rather than orphaned (a SIGKILL is covered by
+    nginx's parent-death signal)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

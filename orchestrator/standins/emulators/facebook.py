@@ -742,7 +742,10 @@ async def run_facebook_emulator(
         )
         try:
             print(base_url, flush=True)
-            print(f"  graph {base_url}/v26.0/{page_id}/live_videos  ingest {ingest.url}", flush=True)
+            print(
+                f"  graph {base_url}/v26.0/{page_id}/live_videos  ingest {ingest.url}  backup {ingest.backup_url}",
+                flush=True,
+            )
             await wait_for_stop_signal()
         finally:
             await runner.cleanup()

@@ -18,8 +18,10 @@ What it emulates faithfully:
 - Quota: Google's per-method costs against a daily budget, then 403 `quotaExceeded`.
 
 Local differences (by necessity): ingest is plain `rtmp://` on loopback, also in the
-`rtmps*IngestionAddress` fields (no TLS RTMP server here); without a separate backup application
-the backup address is the primary one with YouTube's `?backup=1` marker.
+`rtmps*IngestionAddress` fields (no TLS RTMP server here); the backup address is a second
+application (`backup_rtmp_url`, by default `<primary app>-backup` on the same server) where YouTube
+has a second server (`b.rtmp.youtube.com`), so the primary and the backup can publish the same
+stream name at once.
 
 Test and drill controls: `fail_next(...)`, `delete_broadcast(...)` ("deleted in YouTube Studio"),
 `revoke_access_tokens()`, `quota_used`; the same over HTTP under `/_emulator/`.
@@ -59,7 +61,13 @@ from orchestrator.standins.emulators.common import (
 )
 from orchestrator.standins.emulators.discovery import Discovery, GoogleApiError, Method, apply_fields
 from orchestrator.standins.emulators.google_oauth import TokenIssuer
-from orchestrator.standins.emulators.ingest import IngestMonitor, RecordingFeed, app_of, open_ingest
+from orchestrator.standins.emulators.ingest import (
+    IngestMonitor,
+    RecordingFeed,
+    app_of,
+    backup_application,
+    open_ingest,
+)
 from orchestrator.standins.emulators.youtube_quota import DEFAULT_DAILY_QUOTA, cost, quota_day
 from orchestrator.standins.emulators.youtube_support import (
     configuration_issues,
@@ -746,7 +754,7 @@ class YouTubeEmulator:
         if cdn["ingestionType"] != "rtmp":
             raise GoogleApiError(501, "notImplemented", "The emulator serves rtmp ingestion only.")
         primary = self.config.rtmp_url
-        backup = self.config.backup_rtmp_url or f"{primary}?backup=1"
+        backup = self.config.backup_rtmp_url or backup_application(primary)
         now = self.clock.now()
         s = _Stream(
             id=channel[2:] + random_id(16),
@@ -936,7 +944,10 @@ async def run_youtube_emulator(
         _emulator, runner, base_url = await start_youtube_emulator(config, monitor=ingest.monitor, host=host, port=port)
         try:
             print(base_url, flush=True)
-            print(f"  api {base_url}/youtube/v3/  token {base_url}/token  ingest {ingest.url}", flush=True)
+            print(
+                f"  api {base_url}/youtube/v3/  token {base_url}/token  ingest {ingest.url}  backup {ingest.backup_url}",
+                flush=True,
+            )
             await wait_for_stop_signal()
         finally:
             await runner.cleanup()
