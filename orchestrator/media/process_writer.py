@@ -55,7 +55,8 @@ def _mp() -> multiprocessing.context.ForkServerContext:
     with _context_lock:
         if _context is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload([__name__])
+            # The guard first: the fork server then ends with us (see forkserver_guard).
+            ctx.set_forkserver_preload(["orchestrator.media.forkserver_guard", __name__])
             _context = ctx
         return _context
 
@@ -298,8 +299,8 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_fork_server() -> None:
     """SIGKILL this publisher when its parent, the fork server, dies. The fork server exits as soon
-    as the orchestrator is gone (even killed -9); a publisher hung in a connect would not read the
-    pipe's end-of-file, and would keep pushing to a platform with nobody to stop it."""
+    as the orchestrator is gone, even killed -9 (`forkserver_guard`); a publisher hung in a connect
+    would not read its pipe's end-of-file, and would keep pushing to a platform with nobody to stop it."""
     if not sys.platform.startswith("linux"):
         return
     parent = os.getppid()
