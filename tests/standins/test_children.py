@@ -167,7 +167,7 @@ def _wait_for_nginx(proc: subprocess.Popen[str], timeout: float = 120.0) -> list
         if found:
             return found
         time.sleep(0.1)
-    out, err = proc.communicate(timeout=30) if proc.poll() is not None else ("", "")
+    _out, err = proc.communicate(timeout=30) if proc.poll() is not None else ("", "")
     raise AssertionError(f"no nginx appeared under the process (exit {proc.returncode}): {err[-2000:]}")
 
 
