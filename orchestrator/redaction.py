@@ -8,9 +8,11 @@ inside a message a platform returned, say — so a key is hidden even where no p
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -104,6 +106,8 @@ class Secrets:
         self._values: set[str] = set()
         self._public = frozenset(public)
         self.add(*values)
+        with _registry_lock:
+            _registry.add(self)
 
     def add(self, *values: str | SecretStr | None) -> None:
         """Hold these values; a stream key also as its name without a query string (as nginx logs it)."""
@@ -115,6 +119,7 @@ class Secrets:
                 for part in (text, text.split("?", 1)[0]):
                     if len(part) >= MIN_SECRET_LEN and part not in self._public:
                         self._values.add(part)
+        _changed()
 
     def values(self) -> list[str]:
         """Longest first, so that a key containing another is replaced whole."""
@@ -134,3 +139,35 @@ class Secrets:
     def __len__(self) -> int:
         with self._lock:
             return len(self._values)
+
+
+# Every `Secrets` alive in this process, so that the last line of defence (the log processor, an
+# error printed by the CLI) masks whatever any part of the system holds without being handed it.
+_registry: weakref.WeakSet[Secrets] = weakref.WeakSet()
+_registry_lock = threading.Lock()
+_generation = itertools.count()
+_cache: tuple[int, list[str]] = (-1, [])
+_current = 0
+
+
+def _changed() -> None:
+    global _current
+    _current = next(_generation) + 1
+
+
+def held_values() -> list[str]:
+    """Every secret value any live `Secrets` holds, longest first (cached until one is added)."""
+    global _cache
+    generation = _current
+    if _cache[0] == generation:
+        return _cache[1]
+    with _registry_lock:
+        holders = list(_registry)
+    values = sorted({v for h in holders for v in h.values()}, key=len, reverse=True)
+    _cache = (generation, values)
+    return values
+
+
+def redact_all(value: Any) -> Any:
+    """`value` (text or JSON-ready data) with URL patterns and every secret the process holds masked."""
+    return _scrub(mask_value(value), held_values())

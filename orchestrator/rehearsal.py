@@ -152,7 +152,9 @@ def outputs_for(mode: str, options: RehearsalOptions, run_dir: Path) -> Outputs:
     raise ValueError(f"unknown output mode '{mode}' (use platforms, files or rtmp)")
 
 
-async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, Any]:
+async def rehearse(schedule: Schedule, options: RehearsalOptions, *, outputs: Outputs | None = None) -> dict[str, Any]:
+    """Rehearse `schedule`; `outputs` replaces the strategy `options.outputs` names (a test keeps
+    a handle on the stand-ins it serves, to ask what they handed out)."""
     from orchestrator.report import build_report
     from orchestrator.standins.demo_media import ensure_demo_clips
 
@@ -172,10 +174,10 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
     )
     the_plan = make_plan(schedule, settings)
     clock = rehearsal_clock(the_plan, options.speed, options.start_in_s, options.gap_s)
-    mode = resolve_outputs(options)
+    mode = outputs.name if outputs is not None else resolve_outputs(options)
     started = time.time()
     async with build_system(
-        schedule, clock, outputs_for(mode, options, run_dir), settings, the_plan=the_plan
+        schedule, clock, outputs or outputs_for(mode, options, run_dir), settings, the_plan=the_plan
     ) as system:
         if options.dashboard_port is not None:
             try:

@@ -112,3 +112,55 @@ async def test_the_command_edge_still_serves_good_commands() -> None:
     assert reply.to_json() == {"type": "reply", "id": "a-1", "ok": True, "result": {"pong": True}}
     reply = await router.handle_text('{"id": 7, "command": "ping", "args": {"depth": [[[[1.5]]]]}}')
     assert reply.id == 7 and reply.ok is False and "unexpected keyword" in (reply.error or "")
+
+
+def test_the_log_processor_masks_held_values_patterns_and_tracebacks(tmp_path: Path) -> None:
+    """Values, not patterns: a held key in any field, in an exception's text and in a standard
+    library logger's line; URL userinfo and passphrases by pattern."""
+    import logging
+
+    import structlog
+
+    from orchestrator.logconfig import configure_logging
+
+    held = Secrets(["Zq9xHELD-secret-value-77"])  # alive while the lines are written
+    out = tmp_path / "log.jsonl"
+    with out.open("w", encoding="utf-8") as stream:
+        configure_logging("json", "debug", stream=stream)
+        try:
+            log = structlog.get_logger("test")
+            log.info("platform_said", message="refused key Zq9xHELD-secret-value-77 for stream", n=3)
+            log.info("url", target="srt://relay:9000?passphrase=abcdefgh12345&latency=1", src="rtmps://u:pw123456@h/a")
+            try:
+                raise RuntimeError("cannot publish to rtmp://h/app/Zq9xHELD-secret-value-77")
+            except RuntimeError:
+                log.exception("publish_failed")
+            logging.getLogger("aiohttp.client").warning("got %s", "Zq9xHELD-secret-value-77")
+        finally:
+            configure_logging("console", "warning")
+    text = out.read_text(encoding="utf-8")
+    assert len(held) == 1 and text.count("\n") >= 4
+    for secret in ("Zq9xHELD-secret-value", "abcdefgh12345", "pw123456"):
+        assert secret not in text, secret
+    assert "Traceback" in text and "publish_failed" in text  # the traceback is kept, masked
+
+
+def test_a_malformed_http_request_is_one_log_line_without_the_bytes() -> None:
+    import logging
+
+    from aiohttp.http_exceptions import LineTooLong
+
+    from orchestrator.logconfig import _REFUSED
+
+    try:
+        raise LineTooLong("Authorization: Bearer ya29.secret-token" * 10, "8190")
+    except LineTooLong:
+        import sys
+
+        record = logging.LogRecord(
+            "aiohttp.server", logging.ERROR, "x", 1, "Error handling request", (), sys.exc_info()
+        )
+    assert _REFUSED.filter(record)
+    line = record.getMessage()
+    assert record.exc_info is None and record.levelno == logging.WARNING
+    assert line.startswith("refused a malformed HTTP request (400") and "ya29" not in line

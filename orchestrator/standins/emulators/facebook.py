@@ -273,6 +273,14 @@ class FacebookEmulator:
         self._apply_rules(v)
         return self._fields(v, LIVE_VIDEO_FIELDS)
 
+    def issued_secrets(self) -> list[str]:
+        """Every secret this emulator knows or handed out: page tokens, every stream key (with and
+        without its query string). For tests looking for leaks."""
+        keys = [i.key for v in self._videos.values() for i in v.ingests]
+        keys += [f"{i.key}?{i.query}" for v in self._videos.values() for i in v.ingests]
+        keys += [key for life in self._lifetimes.values() for _app, key in life.ingests.values()]
+        return sorted({*self._token_pages, *keys})
+
     @property
     def live_video_ids(self) -> list[str]:
         return list(self._videos)

@@ -45,6 +45,11 @@ class TokenIssuer:
             return None
         return issued[1]
 
+    @property
+    def issued(self) -> list[str]:
+        """Access tokens handed out and still valid (for a test looking for leaks)."""
+        return list(self._issued)
+
     def revoke_access_tokens(self) -> None:
         self._issued.clear()
 

@@ -341,6 +341,13 @@ class YouTubeEmulator:
             if story.off_air is None:
                 story.off_air = now
 
+    def issued_secrets(self) -> list[str]:
+        """Every secret this emulator knows or handed out: the OAuth client secret and refresh
+        tokens, access tokens, every stream's stream name (its key). For tests looking for leaks."""
+        names = [name for ingest in self._ingests.values() for _app, name in (ingest.primary, ingest.backup)]
+        refresh = [self.config.refresh_token, *self.config.more_channels]
+        return sorted({self.config.client_secret, *refresh, *self.tokens.issued, *names})
+
     @property
     def broadcast_ids(self) -> list[str]:
         return list(self._broadcasts)
