@@ -18,7 +18,7 @@ import structlog
 
 from orchestrator.logconfig import configure_logging
 from orchestrator.planning.plan import PlanSettings, plan
-from orchestrator.redaction import mask_text
+from orchestrator.redaction import mask_text, redact_all
 from orchestrator.schedule.loader import ScheduleError, format_path, load_schedule, schedule_warnings
 from orchestrator.schedule.model import Schedule
 
@@ -374,6 +374,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + 13  # as a shell reports a process ended by SIGPIPE
+    except Exception as exc:
+        # Unforeseen: one masked line naming the command (the traceback with --log-level debug).
+        log.debug("command_failed", command=args.command, exc_info=True)
+        print(f"summit {args.command}: failed: {redact_all(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

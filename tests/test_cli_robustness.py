@@ -149,3 +149,18 @@ async def test_the_standalone_youtube_emulator_takes_a_backup_ingest_option() ->
         "--rtmp", "rtmp://127.0.0.1:1935/live", "--backup-rtmp", "rtmp://127.0.0.2:1935/b-live"
     )
     assert (primary, backup) == ("rtmp://127.0.0.1:1935/live", "rtmp://127.0.0.2:1935/b-live")
+
+
+def test_an_unforeseen_failure_is_one_masked_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--media-dir` names a file, not a folder: the rehearsal cannot make its demo clips. The
+    command says so in one line (no traceback), and a held secret in the message is masked."""
+    from orchestrator.redaction import Secrets
+
+    held = Secrets(["Zq9xHELD-cli-secret-99"])
+    blocker = tmp_path / "Zq9xHELD-cli-secret-99"
+    blocker.write_text("not a folder")
+    code = main(["rehearse", SCHEDULE, "--no-progress", "--outputs", "files", "--run-dir", str(tmp_path / "run"),
+                 "--media-dir", str(blocker), "--speed", "900"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "summit rehearse: failed:" in err, err
+    assert "Traceback" not in err and "Zq9xHELD-cli-secret" not in err and len(held) == 1
