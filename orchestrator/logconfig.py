@@ -79,7 +79,10 @@ def configure_logging(fmt: str = "console", level: str = "info", stream: Any = N
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty() if hasattr(stream, "isatty") else False)
+        else structlog.dev.ConsoleRenderer(
+            colors=stream.isatty() if hasattr(stream, "isatty") else False,
+            exception_formatter=structlog.dev.plain_traceback,  # it gets the masked text, already rendered
+        )
     )
     structlog.configure(
         processors=[
