@@ -164,3 +164,24 @@ def test_a_malformed_http_request_is_one_log_line_without_the_bytes() -> None:
     line = record.getMessage()
     assert record.exc_info is None and record.levelno == logging.WARNING
     assert line.startswith("refused a malformed HTTP request (400") and "ya29" not in line
+
+
+def test_credentials_handed_out_are_masked_in_every_log_line(tmp_path: Path) -> None:
+    """A token from the secrets file, once loaded, is held: a platform's message quoting it is
+    masked by the log processor though nothing else marked it."""
+    import structlog
+
+    from orchestrator.logconfig import configure_logging
+    from orchestrator.platforms.credentials import CredentialStore
+
+    store = CredentialStore(values={"fb": {"page_id": "1234", "page_token": "EAAGfile-token-loaded-0042"}})
+    assert store.facebook("fb").page_token.get_secret_value() == "EAAGfile-token-loaded-0042"
+    out = tmp_path / "log.jsonl"
+    with out.open("w", encoding="utf-8") as stream:
+        configure_logging("json", "info", stream=stream)
+        try:
+            structlog.get_logger("test").warning("graph_error", message="token EAAGfile-token-loaded-0042 expired")
+        finally:
+            configure_logging("console", "warning")
+    text = out.read_text(encoding="utf-8")
+    assert "graph_error" in text and "EAAGfile-token-loaded" not in text
