@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import importlib
 import json
@@ -48,6 +49,12 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value}: a port is 0-65535 (0 picks a free one)")
     return value
+
+
+def _say(line: str) -> None:
+    """A last line on stderr, which after a hang-up may be a terminal that is gone (EIO)."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
 
 
 def _port_problem(port: int | None, host: str = "127.0.0.1") -> str | None:
@@ -148,7 +155,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_INVALID
     except Interrupted as exc:
-        print(f"rehearsal {exc}: everything it started is stopped; the run's folder is {run_dir}", file=sys.stderr)
+        _say(f"rehearsal {exc}: everything it started is stopped; the run's folder is {run_dir}")
         return exc.exit_code
     s = report["summary"]
     print(
@@ -182,9 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     except (KeyboardInterrupt, Interrupted) as exc:
         code = exc.exit_code if isinstance(exc, Interrupted) else 130
-        print(
-            f"interrupted ({exc or 'SIGINT'}): run the same command again to resume from the journal", file=sys.stderr
-        )
+        _say(f"interrupted ({exc or 'SIGINT'}): run the same command again to resume from the journal")
         return code
     result = summary(snapshot)
     print(json.dumps(result, ensure_ascii=False))
@@ -377,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # Unforeseen: one masked line naming the command (the traceback with --log-level debug).
         log.debug("command_failed", command=args.command, exc_info=True)
-        print(f"summit {args.command}: failed: {redact_all(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        _say(f"summit {args.command}: failed: {redact_all(f'{type(exc).__name__}: {exc}')}")
         return 1
 
 

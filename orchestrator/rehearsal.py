@@ -71,8 +71,11 @@ def run_until_signal(main: Coroutine[Any, Any, T]) -> T:
                 loop.add_signal_handler(sig, on_signal, sig)
         try:
             return await main
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, Exception):
             if received:
+                # Whatever unwinding ran into is a consequence of the stop (after a hang-up the
+                # terminal is gone: the live table's last write fails with EIO).
+                log.debug("stopped_while_unwinding", exc_info=True)
                 raise Interrupted(received[0]) from None
             raise
         finally:

@@ -6,6 +6,7 @@ Each test starts a Python process that starts children the way the system does (
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -216,3 +217,44 @@ def test_a_standalone_emulator_takes_its_nginx_with_it(sig: int, tmp_path: Path)
     assert _wait_ended(nginx) == []
     if sig == signal.SIGHUP:
         assert proc.returncode == 0
+
+
+@needs_nginx
+@pytest.mark.slow
+def test_a_rehearsal_whose_terminal_closes_stops_in_order(tmp_path: Path) -> None:
+    """The live table on a terminal (a pty), the window closed: the terminal is gone (writes fail
+    with EIO) and SIGHUP arrives. The rehearsal unwinds anyway — nginx stopped, exit 129, no
+    traceback in its log."""
+    import pty
+    import threading
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", "rehearse", str(DATA / "two-sessions.yaml"), "--only", "climate",
+         "--speed", "600", "--outputs", "platforms", "--run-dir", str(tmp_path / "run"),
+         "--media-dir", str(tmp_path / "media")],
+        stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path, start_new_session=True,
+    )  # fmt: skip
+    os.close(slave)
+
+    def drain() -> None:  # what the terminal shows; a full pty would block the table
+        with contextlib.suppress(OSError):
+            while os.read(master, 65536):
+                pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        nginx = _wait_for_nginx(proc)
+        time.sleep(2.0)
+        os.close(master)  # the window closes
+        proc.send_signal(signal.SIGHUP)  # and the kernel hangs up on the session
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _wait_ended(nginx) == []
+    log = (tmp_path / "run" / "summit.log").read_text()
+    assert code == 129, log[-3000:]
+    assert "stop_signal" in log and "Traceback" not in log, log[-3000:]
