@@ -178,6 +178,18 @@ async def test_fault_control_refuses_bad_json_with_400(yt: Served, fb: Served, p
     assert json.loads(text)["error"] and "Traceback" not in text
 
 
+TOKEN_BODIES = [b"grant_type=refresh_token&client_id=\xff\xfe", b"x" * (2 * 1024 * 1024), b"%%%&&&===", b"{}"]
+
+
+@pytest.mark.parametrize("body", TOKEN_BODIES, ids=["not UTF-8", "2 MB", "garbage", "JSON"])
+async def test_the_token_endpoint_refuses_bad_forms_with_oauths_400(yt: Served, body: bytes) -> None:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with yt.http.post(yt.base + "/token", data=body, headers=headers) as resp:
+        text = await resp.text()
+    assert 400 <= resp.status < 500, (resp.status, text[:300])
+    assert "error" in json.loads(text) and "Traceback" not in text
+
+
 async def test_a_good_request_still_works(yt: Served, fb: Served) -> None:
     """The validation layer refuses only what is wrong."""
     body = {"snippet": _GOOD_SNIPPET, "status": {"privacyStatus": "private"}}
