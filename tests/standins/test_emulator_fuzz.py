@@ -39,7 +39,7 @@ class Served:
         self.runners: list[Any] = []
         self.yt, self.fb = self._call(self._start())
         form = {"grant_type": "refresh_token", "client_id": "cid", "client_secret": "cs", "refresh_token": "rt"}
-        status, body = request(
+        _status, body = request(
             "POST", self.yt + "/token", urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
         )
         self.token = json.loads(body)["access_token"]
