@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,23 +35,22 @@ MAX_TEXT = 64 * 1024
 MAX_ID_LENGTH = 100
 
 
-def max_nesting(text: str) -> int:
-    """The deepest nesting of objects and arrays in JSON text (brackets inside strings not counted)."""
+# A JSON string (skipped whole, escapes included) or one bracket: the regex engine walks the text.
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]')
+
+
+def max_nesting(text: str, stop_above: int | None = None) -> int:
+    """The deepest nesting of objects and arrays in JSON text (brackets inside strings not counted);
+    with `stop_above`, the scan ends as soon as it is passed."""
     depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
+    for match in _STRING_OR_BRACKET.finditer(text):
+        ch = match.group()
+        if ch in "[{":
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > deepest:
+                deepest = depth
+                if stop_above is not None and deepest > stop_above:
+                    break
         elif ch in "]}":
             depth -= 1
     return deepest
@@ -75,7 +75,7 @@ def parse_command_text(text: str) -> Any:
     """JSON text of a command → data, or ValueError saying why (too large, too deep, not JSON)."""
     if len(text) > MAX_TEXT:
         raise _NotJson(f"a command is at most {MAX_TEXT // 1024} KB")
-    if max_nesting(text) > MAX_DEPTH:
+    if max_nesting(text, MAX_DEPTH) > MAX_DEPTH:
         raise _NotJson(f"a command nests at most {MAX_DEPTH} levels")
     return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
 

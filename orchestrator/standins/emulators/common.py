@@ -55,7 +55,7 @@ def parse_json(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH, max_bytes: 
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
         raise BadRequest("Invalid JSON payload received. The body is not UTF-8.") from None
-    if max_nesting(text) > max_depth:
+    if max_nesting(text, max_depth) > max_depth:
         raise BadRequest(f"Invalid JSON payload received. Nesting deeper than {max_depth} levels.")
     try:
         return json.loads(text, parse_constant=_refuse_constant)
