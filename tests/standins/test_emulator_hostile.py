@@ -201,3 +201,15 @@ async def test_a_good_request_still_works(yt: Served, fb: Served) -> None:
     fault = {"status": 503, "reason": "backendError", "count": 1}
     async with yt.http.post(yt.base + "/_emulator/faults", json=fault) as resp:
         assert resp.status == 200 and (await resp.json())["pending"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [("[]", 1), ('[[1],{"a":[2]}]', 3), ('"[[[["', 0), ('{"a\\"[":[1]}', 2), ('"open [[[', 0),
+     ('["a\\\\",[[1]]]', 3), ("[" * 1000, 1000), ("x", 0)],
+)  # fmt: skip
+def test_nesting_is_counted_outside_strings_only(text: str, depth: int) -> None:
+    from orchestrator.web.commands import max_nesting
+
+    assert max_nesting(text) == depth
+    assert max_nesting(text, stop_above=2) == min(depth, 3)
