@@ -337,8 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument(
             "--backup-rtmp",
             metavar="URL",
-            help="RTMP application of the backup ingest (default: a second application beside --rtmp, "
-            "<app>-backup; with no --rtmp, the started nginx-rtmp's own backup application)",
+            help="RTMP application of the backup ingest (default with --rtmp: YouTube a second application "
+            "beside it, <app>-backup; Facebook the same one, its backup keys differ; with no --rtmp, the "
+            "started nginx-rtmp's own backup application)",
         )
         e.add_argument("--rtmp-stat", metavar="URL", help="nginx-rtmp statistics URL to see media arrive")
         if name == "youtube":

@@ -185,11 +185,10 @@ async def open_ingest(
 ) -> Ingest:
     """`rtmp_url=None`: start our own nginx-rtmp (a primary and a backup application) and read its
     statistics; else read the statistics at `rtmp_stat_url` when given, or probe streams with
-    ffprobe, with the backup on `backup_rtmp_url` or by default a second application of the same
-    server (`backup_application`)."""
+    ffprobe; the backup ingest is `backup_rtmp_url` (None: the emulator's own default)."""
     if rtmp_url is None:
         server = RtmpServer()
         await server.start()
         return Ingest(server.url, server.backup_url, StatMonitor.for_server(server), server)
     monitor: IngestMonitor = StatMonitor.for_url(rtmp_stat_url) if rtmp_stat_url else ProbeMonitor()
-    return Ingest(rtmp_url, backup_rtmp_url or backup_application(rtmp_url), monitor)
+    return Ingest(rtmp_url, backup_rtmp_url, monitor)

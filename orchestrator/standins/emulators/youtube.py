@@ -938,6 +938,10 @@ async def run_youtube_emulator(
     several channels of the same OAuth client (e.g. the Korean and the English channel).
     """
     tokens = [refresh_token] if isinstance(refresh_token, str) else list(refresh_token)
+    if rtmp_url is not None and backup_rtmp_url is None:
+        # YouTube hands out the primary's stream name for the backup too: on one application the
+        # two publishes would collide, so the backup gets a second one (as YouTube's b. servers).
+        backup_rtmp_url = backup_application(rtmp_url)
     ingest = await open_ingest(rtmp_url, rtmp_stat_url=rtmp_stat_url, backup_rtmp_url=backup_rtmp_url)
     config = YouTubeEmulatorConfig(
         client_id=client_id,
