@@ -751,7 +751,7 @@ async def run_facebook_emulator(
         try:
             print(base_url, flush=True)
             print(
-                f"  graph {base_url}/v26.0/{page_id}/live_videos  ingest {ingest.url}  backup {ingest.backup_url}",
+                f"  graph {base_url}/v26.0/{page_id}/live_videos  ingest {ingest.url}  backup {ingest.backup_url or ingest.url}",
                 flush=True,
             )
             await wait_for_stop_signal()
