@@ -20,6 +20,7 @@ from orchestrator.outputs import PlatformOutputs
 from orchestrator.platforms.credentials import CredentialStore
 from orchestrator.schedule.model import Schedule
 from orchestrator.system import SystemSettings, build_system
+from orchestrator.web.auth import AccessOptions
 
 
 class AppSettings(BaseSettings):
@@ -40,6 +41,7 @@ async def run_live(
     clock: Clock | None = None,
     only: set[str] | None = None,
     dashboard_port: int | None = None,
+    access: AccessOptions | None = None,
 ) -> RunSnapshot:
     """Run the event on the real clock until its last action; returns the run's final snapshot."""
     credentials = CredentialStore(settings.secrets_file) if settings.secrets_file else CredentialStore.from_env()
@@ -51,7 +53,7 @@ async def run_live(
     )
     async with build_system(schedule, clock or SystemClock(), PlatformOutputs(credentials), system_settings) as system:
         if dashboard_port is not None:
-            print(f"dashboard: {await system.serve_dashboard(dashboard_port)}", flush=True)
+            print(f"dashboard: {await system.serve_dashboard(dashboard_port, access=access)}", flush=True)
         return await system.run()
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import structlog
 
+from orchestrator.cli_users import access_options, add_access_arguments
 from orchestrator.logconfig import configure_logging
 from orchestrator.planning.plan import PlanSettings, plan
 from orchestrator.redaction import mask_text, redact_all
@@ -145,6 +146,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         outputs=args.outputs,
         rtmp_url=args.rtmp,
         dashboard_port=args.dashboard,
+        access=access_options(args) if args.dashboard is not None else None,
     )
     try:
         report = run_until_signal(rehearse(schedule, options))
@@ -182,7 +184,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = AppSettings(**overrides)
     try:
         snapshot = run_until_signal(
-            run_live(schedule, settings, only=set(args.only) if args.only else None, dashboard_port=args.dashboard)
+            run_live(
+                schedule,
+                settings,
+                only=set(args.only) if args.only else None,
+                dashboard_port=args.dashboard,
+                access=access_options(args) if args.dashboard is not None else None,
+            )
         )
     except KeyError as exc:
         print(f"{args.file}: {exc.args[0]}", file=sys.stderr)
@@ -313,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rtmp", metavar="URL", help="push every destination to URL/<destination id> on your own server")
     p.add_argument("--dashboard", type=_port, metavar="PORT", help="serve the operators' dashboard on 127.0.0.1:PORT")
+    add_access_arguments(p)
     p.set_defaults(func=cmd_rehearse)
 
     p = sub.add_parser("run", help="run the event live on the system clock (resumable: the journal remembers)")
@@ -323,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--media-dir", help="clips (default media/)")
     p.add_argument("--secrets", help="credentials file (default: SUMMIT_SECRETS_FILE and the environment)")
     p.add_argument("--dashboard", type=_port, metavar="PORT", help="serve the operators' dashboard on 127.0.0.1:PORT")
+    add_access_arguments(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("emulate", help="serve a local emulator of a platform's live API")
@@ -365,7 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each area adds its own sub-commands (`add_commands(sub)`), so the parser above stays readable.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = (
+    "orchestrator.cli_users",
+    "orchestrator.cli_interchange",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from orchestrator.outputs import FileOutputs, Outputs, RtmpRedirectOutputs
 from orchestrator.planning.plan import Plan
 from orchestrator.schedule.model import Schedule
 from orchestrator.system import SystemSettings, build_system, make_plan
+from orchestrator.web.auth import AccessOptions
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +106,7 @@ class RehearsalOptions:
     outputs: str = "auto"
     rtmp_url: str | None = None
     dashboard_port: int | None = None  # serve the operators' dashboard on 127.0.0.1:PORT (0: any free port)
+    access: AccessOptions | None = None  # who may reach it (default: no users, loopback only)
 
 
 class DashboardPortError(Exception):
@@ -184,7 +186,7 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions, *, outputs: Ou
     ) as system:
         if options.dashboard_port is not None:
             try:
-                url = await system.serve_dashboard(options.dashboard_port)
+                url = await system.serve_dashboard(options.dashboard_port, access=options.access)
             except OSError as exc:  # busy or not ours to bind
                 raise DashboardPortError(options.dashboard_port, exc) from None
             print(f"dashboard: {url}", flush=True)

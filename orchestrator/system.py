@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -34,6 +35,10 @@ from orchestrator.outputs import Outputs, OutputsContext, Recordings
 from orchestrator.planning.plan import Plan, PlanSettings, plan
 from orchestrator.redaction import Secrets
 from orchestrator.schedule.model import Schedule
+from orchestrator.web.auth import AccessOptions
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = structlog.get_logger(__name__)
 
@@ -67,12 +72,15 @@ class System:
     outputs: Outputs
     stack: AsyncExitStack
     dashboard_url: str | None = None
+    dashboard_app: web.Application | None = None  # what is served there (its routes, for the auth matrix)
 
     def subscribe(self, observer: Observer) -> Callable[[], None]:
         return self.bus.subscribe(observer)
 
-    async def serve_dashboard(self, port: int, host: str = "127.0.0.1") -> str:
-        """The operators' dashboard on HOST:PORT (0: any free port), fed by the run's events."""
+    async def serve_dashboard(self, port: int, host: str | None = None, access: AccessOptions | None = None) -> str:
+        """The operators' dashboard on HOST:PORT (0: any free port), fed by the run's events; who
+        may reach it: `access` (default: no users, loopback only; its session key is kept beside
+        the journal)."""
         from orchestrator.web.app import serve_dashboard
         from orchestrator.web.hub import DashboardHub
 
@@ -80,9 +88,13 @@ class System:
             self.schedule, self.clock, secrets=self.secrets, plan=self.plan, destinations=self.runner.destinations
         )
         self.subscribe(hub)
-        web_runner, url = await serve_dashboard(hub, host=host, port=port)
+        access = access or AccessOptions()
+        web_runner, url = await serve_dashboard(
+            hub, host=host or access.host, port=port, access=access.build(Path(self.journal.path).parent)
+        )
         self.stack.push_async_callback(web_runner.cleanup)
         self.dashboard_url = url
+        self.dashboard_app = web_runner.app
         return url
 
     async def run(self) -> RunSnapshot:

@@ -6,8 +6,8 @@
     GET /ws          snapshots pushed on every change (≤ 4/s) and every second; accepts commands
                      (see orchestrator.web.commands)
 
-Read-only and bound to loopback by default: there is no login yet, so put it behind one before
-exposing it (overrides will need it anyway).
+Who may see what: `orchestrator.web.auth` (every route declares a role; sign-in at /login; with no
+users file, the local machine only).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
-from yarl import URL
 
+from orchestrator.web.auth import ACCESS, Access, Role, declare, requires
 from orchestrator.web.hub import DashboardHub
 
 log = structlog.get_logger(__name__)
@@ -49,15 +49,18 @@ _SECURITY_HEADERS = {
 AppExtension = Callable[[web.Application], None]
 
 
-def make_dashboard_app(hub: DashboardHub, extensions: Sequence[AppExtension] = ()) -> web.Application:
+def make_dashboard_app(
+    hub: DashboardHub, extensions: Sequence[AppExtension] = (), access: Access | None = None
+) -> web.Application:
     app = web.Application()
+    (access or Access()).install(app)  # no Access given: no users, the local machine only
     app[HUB] = hub
     sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
     app[SOCKETS] = sockets
     app.router.add_get("/", _index)
     app.router.add_get("/api/state", _state)
     app.router.add_get("/ws", _websocket)
-    app.router.add_static("/static/", STATIC)
+    declare(app.router.add_static("/static/", STATIC), Role.VIEWER)
     app.cleanup_ctx.append(_broadcasting)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(_security_headers)
@@ -67,32 +70,41 @@ def make_dashboard_app(hub: DashboardHub, extensions: Sequence[AppExtension] = (
 
 
 async def serve_dashboard(
-    hub: DashboardHub, host: str = "127.0.0.1", port: int = 0, extensions: Sequence[AppExtension] = ()
+    hub: DashboardHub,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    extensions: Sequence[AppExtension] = (),
+    access: Access | None = None,
 ) -> tuple[web.AppRunner, str]:
     """Start the dashboard; returns its runner (`await runner.cleanup()` to stop) and base URL.
-    Port 0 picks a free one."""
-    runner = web.AppRunner(make_dashboard_app(hub, extensions), access_log=None)
+    Port 0 picks a free one. Raises `AccessError` for a non-loopback host with no users file."""
+    access = access or Access()
+    access.bind(host)
+    runner = web.AppRunner(make_dashboard_app(hub, extensions, access), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound_port = runner.addresses[0][1]
     url = f"http://{f'[{host}]' if ':' in host else host}:{bound_port}"
-    log.info("dashboard_started", url=url, event_id=hub.schedule.event.id)
+    log.info("dashboard_started", url=url, event_id=hub.schedule.event.id, auth_required=access.auth_required)
     return runner, url
 
 
 # ---------------------------------------------------------------------- handlers
 
 
+@requires(Role.VIEWER)
 async def _index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html", headers={hdrs.CACHE_CONTROL: "no-cache"})
 
 
+@requires(Role.VIEWER)
 async def _state(request: web.Request) -> web.Response:
     snapshot = request.app[HUB].snapshot()
     return web.json_response(snapshot, dumps=_dumps, headers={hdrs.CACHE_CONTROL: "no-store"})
 
 
+@requires(Role.VIEWER)
 async def _websocket(request: web.Request) -> web.WebSocketResponse:
     if not _same_origin(request):
         # A page on another site must not read the event (nor, later, send overrides) through
@@ -122,8 +134,7 @@ def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get(hdrs.ORIGIN)
     if origin is None:
         return True  # not a browser (a script, a test client): no cross-site risk
-    theirs, ours = URL(origin), request.url
-    return (theirs.host, theirs.port) == (ours.host, ours.port)
+    return request.app[ACCESS].origin_allowed(request, origin)  # knows trusted proxies and public URLs
 
 
 # ---------------------------------------------------------------------- lifecycle
