@@ -9,6 +9,7 @@ are rendered to text first so they pass the same gate; so do the standard-librar
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
@@ -54,6 +55,20 @@ class _RefusedRequests(logging.Filter):
         return True
 
 
+class _CancelledJobs(logging.Filter):
+    """A run stopped by a signal cancels the actions under way; APScheduler reports each as a job
+    that "raised an exception", with the CancelledError's traceback. That is the stop, not a fault:
+    one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, asyncio.CancelledError):
+            record.msg, record.args = "a job was cancelled: the run is stopping (%s)", (record.getMessage(),)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 class _CurrentStderr:
     """Writes to whatever `sys.stderr` is at the moment of writing (it may be replaced, e.g. by a
     test runner capturing output, after logging was configured)."""
@@ -69,6 +84,7 @@ class _CurrentStderr:
 
 
 _REFUSED = _RefusedRequests()
+_CANCELLED = _CancelledJobs()
 _handler: logging.Handler | None = None  # ours on the root logger (replaced on reconfiguration)
 
 
@@ -107,7 +123,9 @@ def configure_logging(fmt: str = "console", level: str = "info", stream: Any = N
     _handler.setFormatter(_MaskingFormatter("%(levelname)s %(name)s: %(message)s"))
     _handler.addFilter(_REFUSED)
     root.addHandler(_handler)
-    server = logging.getLogger("aiohttp.server")
-    if _REFUSED not in server.filters:  # also for handlers not ours (a test runner's capture)
-        server.addFilter(_REFUSED)
+    # On the loggers themselves, so that handlers not ours (a test runner's capture) get them too.
+    for name, quiet in (("aiohttp.server", _REFUSED), ("apscheduler.executors.default", _CANCELLED)):
+        logger = logging.getLogger(name)
+        if quiet not in logger.filters:
+            logger.addFilter(quiet)
     root.setLevel(max(lvl, logging.WARNING))

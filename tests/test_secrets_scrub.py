@@ -185,3 +185,26 @@ def test_credentials_handed_out_are_masked_in_every_log_line(tmp_path: Path) -> 
             configure_logging("console", "warning")
     text = out.read_text(encoding="utf-8")
     assert "graph_error" in text and "EAAGfile-token-loaded" not in text
+
+
+def test_a_job_cancelled_by_the_stop_is_one_line() -> None:
+    import asyncio
+    import logging
+    import sys
+
+    from orchestrator.logconfig import _CANCELLED
+
+    try:
+        raise asyncio.CancelledError
+    except asyncio.CancelledError:
+        record = logging.LogRecord(
+            "apscheduler.executors.default",
+            logging.ERROR,
+            "x",
+            1,
+            'Job "%s" raised an exception',
+            ("run",),
+            sys.exc_info(),
+        )
+    assert _CANCELLED.filter(record)
+    assert record.exc_info is None and "cancelled: the run is stopping" in record.getMessage()
