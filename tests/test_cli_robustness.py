@@ -164,3 +164,44 @@ def test_an_unforeseen_failure_is_one_masked_line(tmp_path: Path, capsys: pytest
     err = capsys.readouterr().err
     assert code == 1 and "summit rehearse: failed:" in err, err
     assert "Traceback" not in err and "Zq9xHELD-cli-secret" not in err and len(held) == 1
+
+
+async def test_the_dashboard_refuses_a_100_kb_header_and_a_deep_command_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 100 KB request header: a 400, one warning line, no traceback (nor the header's bytes).
+    A command nested 100 000 deep over the WebSocket: a reply, and the socket still serves."""
+    from orchestrator.clock import ManualClock
+    from orchestrator.logconfig import configure_logging
+    from orchestrator.schedule.loader import load_schedule
+    from orchestrator.web.app import serve_dashboard
+    from orchestrator.web.hub import DashboardHub
+
+    schedule = load_schedule(SCHEDULE)
+    clock = ManualClock(schedule.sessions[0].start)
+    log_path = tmp_path / "log.txt"
+    with log_path.open("w", encoding="utf-8") as log_file:
+        configure_logging("console", "info", stream=log_file)
+        runner, url = await serve_dashboard(DashboardHub(schedule, clock, wall=clock.wall))
+        try:
+            port = int(url.rsplit(":", 1)[1])
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /api/state HTTP/1.1\r\nHost: x\r\nX-Big: Bearer ya29." + b"a" * 100_000 + b"\r\n\r\n")
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(4096), 10)
+            writer.close()
+            async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws") as ws:
+                await ws.receive_json(timeout=10)  # the first snapshot
+                await ws.send_str("[" * 100_000 + "]" * 100_000)
+                deep = await ws.receive_json(timeout=10)
+                await ws.send_str('{"id": 2, "command": "ping"}')
+                while (pong := await ws.receive_json(timeout=10)).get("type") != "reply":
+                    pass
+        finally:
+            await runner.cleanup()
+            configure_logging("console", "warning")
+    log = log_path.read_text(encoding="utf-8")
+    assert answer.split(b" ", 2)[1] == b"400", answer[:100]
+    assert "refused a malformed HTTP request (400" in log and "Traceback" not in log and "ya29" not in log, log
+    assert deep["type"] == "reply" and deep["ok"] is False and "refused: a command is at most" in deep["error"]
+    assert pong == {"type": "reply", "id": 2, "ok": True, "result": pong["result"]}
