@@ -83,6 +83,8 @@ async def test_a_destination_whose_stream_name_is_its_id_stays_readable(two_sess
     "text",
     [
         "[" * 100_000 + "]" * 100_000,
+        "[" * 20_000 + "]" * 20_000,  # under the size limit: refused for its depth
+        '{"command": "ping", "args": {"a": ' + "[" * 1000 + "]" * 1000 + "}}",
         '{"command": "ping", "args": ' + '{"a":' * 50_000 + "1" + "}" * 50_000 + "}",
         '{"id": NaN, "command": "ping"}',
         '{"id": Infinity, "command": "ping"}',
