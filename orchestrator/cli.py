@@ -14,6 +14,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -50,6 +51,16 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value}: a port is 0-65535 (0 picks a free one)")
     return value
+
+
+def _rtmp_url(text: str) -> str:
+    """--rtmp/--backup-rtmp: an rtmp:// or rtmps:// application URL, with no credentials in it."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("rtmp", "rtmps") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{mask_text(text)!r} is not an rtmp:// URL (e.g. rtmp://127.0.0.1:1935/live)")
+    if parts.username or parts.password:
+        raise argparse.ArgumentTypeError("a URL with a user or password in it: give the server's address only")
+    return text
 
 
 def _say(line: str) -> None:
@@ -206,10 +217,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_emulate(args: argparse.Namespace) -> int:
     """Serve a platform emulator on loopback until interrupted (prints its base URL when ready)."""
-    for url, option in ((args.rtmp, "--rtmp"), (args.backup_rtmp, "--backup-rtmp")):
-        if url is not None and not url.startswith(("rtmp://", "rtmps://")):
-            print(f"summit emulate {args.platform}: {option} {mask_text(url)!r} is not an rtmp:// URL", file=sys.stderr)
-            return EXIT_INVALID
     if args.backup_rtmp and not args.rtmp:
         print(f"summit emulate {args.platform}: --backup-rtmp needs --rtmp (the primary ingest)", file=sys.stderr)
         return EXIT_INVALID
@@ -319,7 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="platforms: real adapters against local YouTube/Facebook emulators and nginx-rtmp (default when "
         "nginx-rtmp is installed); files: every destination recorded to a file",
     )
-    p.add_argument("--rtmp", metavar="URL", help="push every destination to URL/<destination id> on your own server")
+    p.add_argument(
+        "--rtmp",
+        type=_rtmp_url,
+        metavar="URL",
+        help="push every destination to URL/<destination id> on your own server",
+    )
     p.add_argument("--dashboard", type=_port, metavar="PORT", help="serve the operators' dashboard on 127.0.0.1:PORT")
     add_access_arguments(p)
     p.set_defaults(func=cmd_rehearse)
@@ -342,10 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--port", type=_port, default=0, help="0 picks a free port")
         e.add_argument("--host", default="127.0.0.1")
         e.add_argument(
-            "--rtmp", metavar="URL", help="RTMP application ingest URLs point at (default: start nginx-rtmp)"
+            "--rtmp",
+            type=_rtmp_url,
+            metavar="URL",
+            help="RTMP application ingest URLs point at (default: start nginx-rtmp)",
         )
         e.add_argument(
             "--backup-rtmp",
+            type=_rtmp_url,
             metavar="URL",
             help="RTMP application of the backup ingest (default with --rtmp: YouTube a second application "
             "beside it, <app>-backup; Facebook the same one, its backup keys differ; with no --rtmp, the "

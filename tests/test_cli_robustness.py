@@ -82,6 +82,14 @@ def test_a_busy_dashboard_port_is_refused_before_anything_starts(
     assert not (tmp_path / "run").exists()  # nothing started: no journal, no run folder
 
 
+@pytest.mark.parametrize("url", ["notaurl", "http://h/live", "rtmp://", "rtmp://producer:pw-Zq9x1234@h/live"])
+def test_rehearse_refuses_a_bad_rtmp_url_naming_no_secret(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["rehearse", SCHEDULE, "--rtmp", url])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "--rtmp" in err and "Traceback" not in err and "pw-Zq9x" not in err, err
+
+
 def test_an_emulator_on_a_busy_port_says_so(busy_port: int, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["emulate", "facebook", "--port", str(busy_port), "--rtmp", "rtmp://127.0.0.1:1/live",
                  "--page-id", "1", "--page-token", "EAAGtoken"])  # fmt: skip
