@@ -4,23 +4,87 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
 import importlib
 import json
+import math
+import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import structlog
 
 from orchestrator.cli_users import access_options, add_access_arguments
 from orchestrator.logconfig import configure_logging
 from orchestrator.planning.plan import PlanSettings, plan
-from orchestrator.schedule.loader import ScheduleError, load_schedule, load_schedule_checked
+from orchestrator.redaction import mask_text, redact_all
+from orchestrator.schedule.loader import (
+    ScheduleError,
+    load_schedule,
+    load_schedule_checked,
+)
 from orchestrator.schedule.model import Schedule
 
 log = structlog.get_logger(__name__)
 
 EXIT_INVALID = 2
+MAX_SPEED = 10_000.0  # beyond this a session's cues come closer together than the programme's frames
+
+
+def _speed(text: str) -> float:
+    """--speed: a finite number of times faster than real time, above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number (e.g. 240)") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(f"{text}: the speed must be above 0 and at most {MAX_SPEED:g}")
+    return value
+
+
+def _port(text: str) -> int:
+    """--dashboard/--port: 0 (any free port) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number (0-65535; 0 picks a free one)") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value}: a port is 0-65535 (0 picks a free one)")
+    return value
+
+
+def _rtmp_url(text: str) -> str:
+    """--rtmp/--backup-rtmp: an rtmp:// or rtmps:// application URL, with no credentials in it."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("rtmp", "rtmps") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{mask_text(text)!r} is not an rtmp:// URL (e.g. rtmp://127.0.0.1:1935/live)")
+    if parts.username or parts.password:
+        raise argparse.ArgumentTypeError("a URL with a user or password in it: give the server's address only")
+    return text
+
+
+def _say(line: str) -> None:
+    """A last line on stderr, which after a hang-up may be a terminal that is gone (EIO)."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
+
+
+def _port_problem(port: int | None, host: str = "127.0.0.1") -> str | None:
+    """Why `port` cannot be served on `host`, checked before anything starts (None: it can)."""
+    if port is None or port == 0:
+        return None
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # what aiohttp does: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            why = "already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            return f"{host}:{port} {why}"
+    return None
 
 
 def _load(path: str) -> Schedule:
@@ -70,9 +134,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
-    from orchestrator.rehearsal import RehearsalOptions, default_run_dir, rehearse
+    from orchestrator.rehearsal import (
+        DashboardPortError,
+        Interrupted,
+        RehearsalOptions,
+        default_run_dir,
+        rehearse,
+        run_until_signal,
+    )
 
     schedule = _load(args.file)
+    problem = _port_problem(args.dashboard)
+    if problem:
+        print(f"--dashboard {args.dashboard}: {problem}; choose another port (0 picks a free one)", file=sys.stderr)
+        return EXIT_INVALID
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(schedule.event.id)
     progress = not args.no_progress
     if progress and sys.stdout.isatty():
@@ -94,10 +169,16 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         access=access_options(args) if args.dashboard is not None else None,
     )
     try:
-        report = asyncio.run(rehearse(schedule, options))
+        report = run_until_signal(rehearse(schedule, options))
     except KeyError as exc:
         print(f"{args.file}: {exc.args[0]}", file=sys.stderr)
         return EXIT_INVALID
+    except DashboardPortError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    except Interrupted as exc:
+        _say(f"rehearsal {exc}: everything it started is stopped; the run's folder is {run_dir}")
+        return exc.exit_code
     s = report["summary"]
     print(
         f"rehearsal of {report['event']}: {s['sessions']} sessions, {s['actions']} actions "
@@ -111,13 +192,18 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the event live on the system clock; safe to restart (the journal remembers)."""
     from orchestrator.app import AppSettings, run_live, summary
+    from orchestrator.rehearsal import Interrupted, run_until_signal
 
     schedule = _load(args.file)
+    problem = _port_problem(args.dashboard)
+    if problem:
+        print(f"--dashboard {args.dashboard}: {problem}; choose another port (0 picks a free one)", file=sys.stderr)
+        return EXIT_INVALID
     overrides = {k: v for k, v in (("state_dir", args.state_dir), ("recordings_dir", args.recordings_dir),
                                    ("media_dir", args.media_dir), ("secrets_file", args.secrets)) if v}  # fmt: skip
     settings = AppSettings(**overrides)
     try:
-        snapshot = asyncio.run(
+        snapshot = run_until_signal(
             run_live(
                 schedule,
                 settings,
@@ -129,9 +215,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(f"{args.file}: {exc.args[0]}", file=sys.stderr)
         return EXIT_INVALID
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to resume from the journal", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Interrupted) as exc:
+        code = exc.exit_code if isinstance(exc, Interrupted) else 130
+        _say(f"interrupted ({exc or 'SIGINT'}): run the same command again to resume from the journal")
+        return code
     result = summary(snapshot)
     print(json.dumps(result, ensure_ascii=False))
     return 0 if result["failed"] == 0 else 1
@@ -139,6 +226,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_emulate(args: argparse.Namespace) -> int:
     """Serve a platform emulator on loopback until interrupted (prints its base URL when ready)."""
+    if args.backup_rtmp and not args.rtmp:
+        print(f"summit emulate {args.platform}: --backup-rtmp needs --rtmp (the primary ingest)", file=sys.stderr)
+        return EXIT_INVALID
+    from orchestrator.standins.nginx import RtmpServerError
+
     try:
         if args.platform == "youtube":
             from orchestrator.standins.emulators.youtube import run_youtube_emulator
@@ -152,6 +244,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
                     args.refresh_token,
                     host=args.host,
                     rtmp_stat_url=args.rtmp_stat,
+                    backup_rtmp_url=args.backup_rtmp,
                 )
             )
         else:
@@ -159,11 +252,26 @@ def cmd_emulate(args: argparse.Namespace) -> int:
 
             asyncio.run(
                 run_facebook_emulator(
-                    args.port, args.rtmp, args.page_id, args.page_token, host=args.host, rtmp_stat_url=args.rtmp_stat
+                    args.port,
+                    args.rtmp,
+                    args.page_id,
+                    args.page_token,
+                    host=args.host,
+                    rtmp_stat_url=args.rtmp_stat,
+                    backup_rtmp_url=args.backup_rtmp,
                 )
             )
     except KeyboardInterrupt:
         pass
+    except RtmpServerError as exc:
+        print(f"summit emulate {args.platform}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the port is busy, the host not ours
+        print(
+            f"summit emulate {args.platform}: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
     return 0
 
 
@@ -210,7 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rehearse", help="run the event now, compressed, fully local, and write a report")
     p.add_argument("file")
-    p.add_argument("--speed", type=float, default=240.0, help="how many times faster than real time (default 240)")
+    p.add_argument(
+        "--speed",
+        type=_speed,
+        default=240.0,
+        help=f"how many times faster than real time (default 240, max {MAX_SPEED:g})",
+    )
     p.add_argument("--only", nargs="+", metavar="SESSION_ID")
     p.add_argument("--report", metavar="PATH")
     p.add_argument("--run-dir", metavar="DIR", help="where the journal and recordings go (default runs/<event>-<time>)")
@@ -223,8 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="platforms: real adapters against local YouTube/Facebook emulators and nginx-rtmp (default when "
         "nginx-rtmp is installed); files: every destination recorded to a file",
     )
-    p.add_argument("--rtmp", metavar="URL", help="push every destination to URL/<destination id> on your own server")
-    p.add_argument("--dashboard", type=int, metavar="PORT", help="serve the operators' dashboard on 127.0.0.1:PORT")
+    p.add_argument(
+        "--rtmp",
+        type=_rtmp_url,
+        metavar="URL",
+        help="push every destination to URL/<destination id> on your own server",
+    )
+    p.add_argument("--dashboard", type=_port, metavar="PORT", help="serve the operators' dashboard on 127.0.0.1:PORT")
     add_access_arguments(p)
     p.set_defaults(func=cmd_rehearse)
 
@@ -235,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recordings-dir", help="file destinations (default recordings/)")
     p.add_argument("--media-dir", help="clips (default media/)")
     p.add_argument("--secrets", help="credentials file (default: SUMMIT_SECRETS_FILE and the environment)")
-    p.add_argument("--dashboard", type=int, metavar="PORT", help="serve the operators' dashboard on 127.0.0.1:PORT")
+    p.add_argument("--dashboard", type=_port, metavar="PORT", help="serve the operators' dashboard on 127.0.0.1:PORT")
     add_access_arguments(p)
     p.set_defaults(func=cmd_run)
 
@@ -243,10 +361,21 @@ def build_parser() -> argparse.ArgumentParser:
     emu = p.add_subparsers(dest="platform", required=True)
     for name in ("youtube", "facebook"):
         e = emu.add_parser(name, help=f"the {name} live API under its real paths, on loopback")
-        e.add_argument("--port", type=int, default=0, help="0 picks a free port")
+        e.add_argument("--port", type=_port, default=0, help="0 picks a free port")
         e.add_argument("--host", default="127.0.0.1")
         e.add_argument(
-            "--rtmp", metavar="URL", help="RTMP application ingest URLs point at (default: start nginx-rtmp)"
+            "--rtmp",
+            type=_rtmp_url,
+            metavar="URL",
+            help="RTMP application ingest URLs point at (default: start nginx-rtmp)",
+        )
+        e.add_argument(
+            "--backup-rtmp",
+            type=_rtmp_url,
+            metavar="URL",
+            help="RTMP application of the backup ingest (default with --rtmp: YouTube a second application "
+            "beside it, <app>-backup; Facebook the same one, its backup keys differ; with no --rtmp, the "
+            "started nginx-rtmp's own backup application)",
         )
         e.add_argument("--rtmp-stat", metavar="URL", help="nginx-rtmp statistics URL to see media arrive")
         if name == "youtube":
@@ -283,7 +412,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_format, args.log_level)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # `summit plan | head`: the reader has what it wanted. Point stdout at /dev/null so that
+        # Python's flush at exit does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13  # as a shell reports a process ended by SIGPIPE
+    except Exception as exc:
+        # Unforeseen: one masked line naming the command (the traceback with --log-level debug).
+        log.debug("command_failed", command=args.command, exc_info=True)
+        _say(f"summit {args.command}: failed: {redact_all(f'{type(exc).__name__}: {exc}')}")
+        return 1
 
 
 if __name__ == "__main__":

@@ -8,8 +8,11 @@ inside a message a platform returned, say — so a key is hidden even where no p
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import threading
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,8 +23,12 @@ MASK = "****"
 # The path part after an RTMP application (".../live/<key>", ".../rtmp/<key>") is a stream key.
 _RTMP_KEY = re.compile(r"(rtmps?://[^\s/]+(?::\d+)?/[^\s/]+/)([^\s\"']+)")
 _QUERY_SECRET = re.compile(
-    r"((?:access_token|refresh_token|client_secret|key|token|passphrase|streamid)=)[^&\s\"']+", re.I
+    r"((?:access_token|refresh_token|client_secret|key|token|passphrase|password|passwd|pwd|secret|streamid"
+    r"|signature|sig|auth)=)[^&\s\"']+",
+    re.I,
 )
+# scheme://user:password@host or scheme://token@host: the userinfo of any URL is a credential.
+_USERINFO = re.compile(r"\b([a-z][a-z0-9+.\-]*://)[^/\s@\"']+@", re.I)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-~+/=]+")
 
 # Shorter values would replace ordinary words (and no real key is this short).
@@ -29,7 +36,8 @@ MIN_SECRET_LEN = 6
 
 
 def mask_text(text: str) -> str:
-    """Hide stream keys in RTMP URLs, tokens in query strings and bearer tokens."""
+    """Hide URL userinfo, stream keys in RTMP URLs, secrets in query strings and bearer tokens."""
+    text = _USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
     text = _RTMP_KEY.sub(lambda m: m.group(1) + mask_key(m.group(2)), text)
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
     return _BEARER.sub(lambda m: m.group(1) + MASK, text)
@@ -70,6 +78,8 @@ def mask_value(value: Any) -> Any:
 
 
 def _scrub(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN/Infinity are not JSON: a page or client would fail to parse the whole message
     if isinstance(value, SecretStr):
         return mask_key(value.get_secret_value())
     if isinstance(value, str):
@@ -85,12 +95,19 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 
 
 class Secrets:
-    """The secret values the running system holds (thread-safe: adapters add from worker threads)."""
+    """The secret values the running system holds (thread-safe: adapters add from worker threads).
 
-    def __init__(self, values: Iterable[str | SecretStr | None] = ()) -> None:
+    `public` names are never held even when handed over as a key: the schedule's own ids (an RTMP
+    redirect pushes each destination under its id, so its "key" is that id) — masking them would
+    hide the event's structure everywhere (`opening/****/go_live`) while protecting nothing."""
+
+    def __init__(self, values: Iterable[str | SecretStr | None] = (), *, public: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._values: set[str] = set()
+        self._public = frozenset(public)
         self.add(*values)
+        with _registry_lock:
+            _registry.add(self)
 
     def add(self, *values: str | SecretStr | None) -> None:
         """Hold these values; a stream key also as its name without a query string (as nginx logs it)."""
@@ -100,8 +117,9 @@ class Secrets:
                     continue
                 text = reveal(value)
                 for part in (text, text.split("?", 1)[0]):
-                    if len(part) >= MIN_SECRET_LEN:
+                    if len(part) >= MIN_SECRET_LEN and part not in self._public:
                         self._values.add(part)
+        _changed()
 
     def values(self) -> list[str]:
         """Longest first, so that a key containing another is replaced whole."""
@@ -121,3 +139,35 @@ class Secrets:
     def __len__(self) -> int:
         with self._lock:
             return len(self._values)
+
+
+# Every `Secrets` alive in this process, so that the last line of defence (the log processor, an
+# error printed by the CLI) masks whatever any part of the system holds without being handed it.
+_registry: weakref.WeakSet[Secrets] = weakref.WeakSet()
+_registry_lock = threading.Lock()
+_generation = itertools.count()
+_cache: tuple[int, list[str]] = (-1, [])
+_current = 0
+
+
+def _changed() -> None:
+    global _current
+    _current = next(_generation) + 1
+
+
+def held_values() -> list[str]:
+    """Every secret value any live `Secrets` holds, longest first (cached until one is added)."""
+    global _cache
+    generation = _current
+    if _cache[0] == generation:
+        return _cache[1]
+    with _registry_lock:
+        holders = list(_registry)
+    values = sorted({v for h in holders for v in h.values()}, key=len, reverse=True)
+    _cache = (generation, values)
+    return values
+
+
+def redact_all(value: Any) -> Any:
+    """`value` (text or JSON-ready data) with URL patterns and every secret the process holds masked."""
+    return _scrub(mask_value(value), held_values())

@@ -8,11 +8,14 @@ programme and platform adapters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -24,6 +27,64 @@ from orchestrator.system import SystemSettings, build_system, make_plan
 from orchestrator.web.auth import AccessOptions
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+# How a run may be told to stop: Ctrl-C, `kill`, the terminal closing. Each unwinds the whole system
+# (publishers closed, nginx stopped, journal closed); a SIGKILL is the children's parent-death signal's.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(Exception):
+    """The run was stopped by a signal; everything it started has been stopped."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"stopped by {self.name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # what a shell reports for a process ended by that signal
+
+
+def run_until_signal(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`, where SIGINT, SIGTERM and SIGHUP cancel `main` — so every `finally`
+    and `async with` of the system runs — and then raise `Interrupted`. A second signal while it
+    unwinds is only logged: stopping nginx and closing recordings takes a few seconds."""
+
+    async def guarded() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        received: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            if received:
+                log.warning("stop_signal_again", signal=signal.Signals(signum).name, stopping_since=received[0])
+                return
+            received.append(signum)
+            log.warning("stop_signal", signal=signal.Signals(signum).name)
+            task.cancel()
+
+        for sig in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            return await main
+        except (asyncio.CancelledError, Exception):
+            if received:
+                # Whatever unwinding ran into is a consequence of the stop (after a hang-up the
+                # terminal is gone: the live table's last write fails with EIO).
+                log.debug("stopped_while_unwinding", exc_info=True)
+                raise Interrupted(received[0]) from None
+            raise
+        finally:
+            for sig in STOP_SIGNALS:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
+
+    return asyncio.run(guarded())
 
 
 @dataclass
@@ -46,6 +107,11 @@ class RehearsalOptions:
     rtmp_url: str | None = None
     dashboard_port: int | None = None  # serve the operators' dashboard on 127.0.0.1:PORT (0: any free port)
     access: AccessOptions | None = None  # who may reach it (default: no users, loopback only)
+
+
+class DashboardPortError(Exception):
+    def __init__(self, port: int, exc: OSError) -> None:
+        super().__init__(f"--dashboard {port}: cannot serve on 127.0.0.1:{port} ({exc.strerror or exc})")
 
 
 def default_run_dir(event_id: str) -> Path:
@@ -91,7 +157,9 @@ def outputs_for(mode: str, options: RehearsalOptions, run_dir: Path) -> Outputs:
     raise ValueError(f"unknown output mode '{mode}' (use platforms, files or rtmp)")
 
 
-async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, Any]:
+async def rehearse(schedule: Schedule, options: RehearsalOptions, *, outputs: Outputs | None = None) -> dict[str, Any]:
+    """Rehearse `schedule`; `outputs` replaces the strategy `options.outputs` names (a test keeps
+    a handle on the stand-ins it serves, to ask what they handed out)."""
     from orchestrator.report import build_report
     from orchestrator.standins.demo_media import ensure_demo_clips
 
@@ -111,15 +179,17 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions) -> dict[str, A
     )
     the_plan = make_plan(schedule, settings)
     clock = rehearsal_clock(the_plan, options.speed, options.start_in_s, options.gap_s)
-    mode = resolve_outputs(options)
+    mode = outputs.name if outputs is not None else resolve_outputs(options)
     started = time.time()
     async with build_system(
-        schedule, clock, outputs_for(mode, options, run_dir), settings, the_plan=the_plan
+        schedule, clock, outputs or outputs_for(mode, options, run_dir), settings, the_plan=the_plan
     ) as system:
         if options.dashboard_port is not None:
-            print(
-                f"dashboard: {await system.serve_dashboard(options.dashboard_port, access=options.access)}", flush=True
-            )
+            try:
+                url = await system.serve_dashboard(options.dashboard_port, access=options.access)
+            except OSError as exc:  # busy or not ours to bind
+                raise DashboardPortError(options.dashboard_port, exc) from None
+            print(f"dashboard: {url}", flush=True)
         log.info(
             "rehearsal_started",
             event_id=schedule.event.id,

@@ -135,7 +135,10 @@ async def build_system(
 ) -> AsyncIterator[System]:
     """Wire the whole system; everything it started is stopped when the block is left."""
     the_plan = the_plan or make_plan(schedule, settings)
-    secrets = Secrets()
+    # The schedule's ids are public: a redirect's stream name equal to a destination id is no secret.
+    secrets = Secrets(
+        public=[schedule.event.id, *(s.id for s in schedule.sessions), *(d.id for d in schedule.destinations)]
+    )
     bus = EventBus(clock, secrets)
     if log_events:
         bus.subscribe(LogObserver())

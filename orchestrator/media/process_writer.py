@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
+import ctypes.util
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
 import multiprocessing.popen_forkserver
 import multiprocessing.spawn
+import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -51,7 +55,8 @@ def _mp() -> multiprocessing.context.ForkServerContext:
     with _context_lock:
         if _context is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload([__name__])
+            # The guard first: the fork server then ends with us (see forkserver_guard).
+            ctx.set_forkserver_preload(["orchestrator.media.forkserver_guard", __name__])
             _context = ctx
         return _context
 
@@ -289,9 +294,26 @@ def _take_all(q: queue.Queue[object]) -> list[object]:
         return items
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_fork_server() -> None:
+    """SIGKILL this publisher when its parent, the fork server, dies. The fork server exits as soon
+    as the orchestrator is gone, even killed -9 (`forkserver_guard`); a publisher hung in a connect
+    would not read its pipe's end-of-file, and would keep pushing to a platform with nobody to stop it."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent or parent == 1:  # orphaned before the prctl took hold
+        os._exit(1)
+
+
 def _child_main(conn: multiprocessing.connection.Connection, config: dict[str, Any]) -> None:
     """The publisher process: a `Publisher` fed from the pipe; events and the report go back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it closes us cleanly
+    _die_with_fork_server()
     send_lock = threading.Lock()
 
     def send(message: tuple[Any, ...]) -> None:

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.redaction import Secrets
 from orchestrator.schedule.loader import ScheduleError, parse_yaml, read_text_file
 
 ENV_PREFIX = "SUMMIT_CRED_"
@@ -115,6 +116,7 @@ class CredentialStore:
         self.env_prefix = env_prefix
         self._values = {name: dict(fields) for name, fields in (values or {}).items()}
         self._file_cache: dict[str, dict[str, Any]] | None = None
+        self._held = Secrets()
 
     @classmethod
     def from_env(cls) -> CredentialStore:
@@ -160,7 +162,10 @@ class CredentialStore:
         prefix = env_name(name, "", self.env_prefix)
         try:
             # `_env_prefix` is pydantic-settings' per-instance prefix (not a declared field).
-            return model(_env_prefix=prefix, **values)
+            loaded = model(_env_prefix=prefix, **values)
+            # Held from now on: the log processor masks every value any live `Secrets` holds.
+            self._held.add(*(v for v in loaded.__dict__.values() if isinstance(v, SecretStr)))
+            return loaded
         except ValidationError as err:
             # Only field names leave this function: a validation error's text would echo inputs.
             fields = sorted({str(e["loc"][0]) for e in err.errors() if e.get("loc")})

@@ -148,6 +148,10 @@ class LocalPlatforms:
         started = {r.path: r.started for r in self.server.recordings()}
         return [(started[p], p) for p in paths if p in started]
 
+    def issued_secrets(self) -> list[str]:
+        """Every secret the stand-ins generated or handed out (credentials, tokens, stream keys)."""
+        return sorted({*self.youtube.issued_secrets(), *self.facebook.issued_secrets()})
+
     async def close(self) -> None:
         for runner in self._runners:
             await runner.cleanup()

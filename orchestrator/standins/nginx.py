@@ -25,8 +25,9 @@ the file's path), so what was recorded is known without reading file names:
 
 nginx names a recording after its stream (`<name>-<unix time>.flv`); a stream name is often a
 stream key. Whoever issued the name (a platform emulator) registers a namer, and the finished file
-is renamed to the stem it gives (e.g. the broadcast id) — no key stays in a file name. Names no
-namer claims (generic destinations, named after their id) keep nginx's name.
+is renamed to the stem it gives (e.g. the broadcast id) — no key stays in a file name, also for a
+file whose notification never came (nginx stopped or killed mid-publish: named at `stop()`). Names
+no namer claims (generic destinations, named after their id) keep nginx's name.
 
 nginx runs in the foreground (`daemon off; master_process off;` — the live module shares state only
 within one worker) with every path (pid, logs, temp dirs) in a private work directory, and is
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import signal
 import socket
@@ -52,6 +54,8 @@ from typing import Any
 import aiohttp
 import structlog
 from aiohttp import web
+
+from orchestrator.standins.children import die_with_parent
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +110,9 @@ class Recording:
     started: float
     ended: float
 
+
+# What nginx calls a recording with `record_unique on`: "<stream name>-<unix seconds>.flv".
+_NGINX_RECORDING = re.compile(r"^(?P<name>.+)-(?P<started>\d{9,11})\.flv$")
 
 # namer(app, name, started, ended) → the recording's file stem, or None to leave it to another.
 RecordingNamer = Callable[[str, str, float, float], str | None]
@@ -291,6 +298,10 @@ class RtmpServer:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
+                # Its own session: the terminal's Ctrl-C or hang-up (SIGHUP is "reload" to nginx)
+                # goes to us, who stop it in order; and it dies with us if we are killed.
+                start_new_session=True,
+                preexec_fn=die_with_parent(signal.SIGTERM),
             )
             if await self._wait_ready():
                 log.info("rtmp_server_started", url=self.url, stat=self.stat_url, pid=self._proc.pid)
@@ -315,6 +326,7 @@ class RtmpServer:
             await self._kill()
             log.info("rtmp_server_stopped", pid=pid)
         await self._stop_notifications()
+        self._adopt_unreported()
         if self._workdir is not None and self._given_workdir is None:
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._workdir = None
@@ -455,6 +467,26 @@ class RtmpServer:
         self._recordings.append(Recording(app, name, path, started, ended))
         log.info("rtmp_recording_done", app=app, file=path.name, seconds=round(ended - started, 2))
         return web.Response(text="ok")
+
+    def _adopt_unreported(self) -> None:
+        """Recordings whose `record_done` never came — nginx ended with the publish still open
+        (stopped before its publishers left, killed, crashed) — are named by the namers now, like
+        any other: otherwise they would keep nginx's name, the stream key (`backup/<key>-<time>.flv`)."""
+        known = {r.path for r in self._recordings}
+        for app in dict.fromkeys((self.app, self.backup_app)):
+            folder = self.recordings_of(app)
+            if folder is None or not folder.is_dir():
+                continue
+            for path in sorted(folder.glob("*.flv")):
+                found = _NGINX_RECORDING.match(path.name)
+                if found is None or path in known:
+                    continue
+                name, started = found["name"], float(found["started"])
+                ended = max(path.stat().st_mtime, started)
+                stem = self._stem(app, name, started, ended)
+                renamed = self._rename(path, stem)
+                self._recordings.append(Recording(app, name, renamed, started, ended))
+                log.info("rtmp_recording_adopted", app=app, file=renamed.name, named=stem is not None)
 
     def _stem(self, app: str, name: str, started: float, ended: float) -> str | None:
         for namer in self._namers:

@@ -59,6 +59,11 @@ class EmulatedOutputs:
         destinations = {d.id: d for d in ctx.schedule.destinations}
         return Wiring(destinations, for_destinations(by_kind, ctx.schedule.destinations))
 
+    @property
+    def local(self) -> LocalPlatforms | None:
+        """The stand-ins serving this run (once opened): their emulators, nginx, credentials."""
+        return self._local
+
     async def recordings(self, snapshot: RunSnapshot) -> Recordings:
         assert self._local is not None and self._ctx is not None, "recordings() before open()"
         clock = self._ctx.clock

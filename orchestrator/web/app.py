@@ -34,7 +34,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 HUB = web.AppKey("dashboard_hub", DashboardHub)
 SOCKETS = web.AppKey("dashboard_sockets", weakref.WeakSet[web.WebSocketResponse])
 
-_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+# Strict JSON: NaN/Infinity would make the page's JSON.parse drop the whole message (scrub maps them to null).
+_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 _SECURITY_HEADERS = {
     # Everything the page needs comes from here; nothing is inlined or fetched elsewhere.

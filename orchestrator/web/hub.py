@@ -180,14 +180,16 @@ class DashboardHub:
         return cast(dict[str, Any], self.secrets.scrub(data))
 
     def snapshot_json(self) -> str:
-        return json.dumps(self.snapshot(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.snapshot(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
     def scrub(self, value: Any) -> Any:
         """Mask every secret the system holds wherever it appears in `value` (for command replies)."""
         return self.secrets.scrub(value)
 
     def _message(self) -> str:
-        return json.dumps({"type": "snapshot", "data": self.snapshot()}, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(
+            {"type": "snapshot", "data": self.snapshot()}, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        )
 
     # ------------------------------------------------------------------ pieces
 

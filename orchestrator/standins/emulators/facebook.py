@@ -42,7 +42,20 @@ import structlog
 from aiohttp import web
 
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.standins.emulators.common import Fault, FaultPlan, digits, random_id, serve, wait_for_stop_signal
+from orchestrator.standins.emulators.common import (
+    BadRequest,
+    Fault,
+    FaultPlan,
+    FaultRequest,
+    digits,
+    guarded_app,
+    int_param,
+    json_object,
+    parse_json,
+    random_id,
+    serve,
+    wait_for_stop_signal,
+)
 from orchestrator.standins.emulators.ingest import IngestMonitor, RecordingFeed, app_of, open_ingest
 from orchestrator.standins.nginx import PublishedStream
 
@@ -55,6 +68,18 @@ SCHEDULE_MAX_LEAD = timedelta(days=7)
 PROCESSING = timedelta(seconds=5)  # LIVE_STOPPED → VOD
 
 CREATE_STATUSES = ("UNPUBLISHED", "LIVE_NOW", "SCHEDULED_UNPUBLISHED")
+LIVE_STATUSES = (
+    "UNPUBLISHED",
+    "LIVE",
+    "LIVE_STOPPED",
+    "PROCESSING",
+    "VOD",
+    "SCHEDULED_UNPUBLISHED",
+    "SCHEDULED_LIVE",
+    "SCHEDULED_EXPIRED",
+    "SCHEDULED_CANCELED",
+)
+MAX_LIST_LIMIT = 5000
 LIVE_VIDEO_FIELDS = (
     "id",
     "title",
@@ -125,13 +150,20 @@ def _graph_time(t: datetime) -> str:
 
 def _parse_time(value: str) -> datetime | None:
     value = value.strip()
-    if re.fullmatch(r"\d+", value):
-        return datetime.fromtimestamp(int(value), UTC)
     try:
+        if re.fullmatch(r"\d{1,12}", value):  # a UNIX timestamp (12 digits reach the year 33658)
+            return datetime.fromtimestamp(int(value), UTC)
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # out of range for a date, or not a time at all
         return None
     return t if t.tzinfo is not None else None
+
+
+def _render_error(status: int, message: str, _param: str | None) -> dict[str, Any]:
+    """Graph's error body for what the guard refuses: (#100) for a bad parameter, code 1 for ours."""
+    if status >= 500:
+        return GraphError("An unknown error has occurred.", code=1, status=status).body()
+    return GraphError(message if message.startswith("(#") else f"(#100) {message}", code=100, status=status).body()
 
 
 @dataclass
@@ -241,6 +273,14 @@ class FacebookEmulator:
         self._apply_rules(v)
         return self._fields(v, LIVE_VIDEO_FIELDS)
 
+    def issued_secrets(self) -> list[str]:
+        """Every secret this emulator knows or handed out: page tokens, every stream key (with and
+        without its query string). For tests looking for leaks."""
+        keys = [i.key for v in self._videos.values() for i in v.ingests]
+        keys += [f"{i.key}?{i.query}" for v in self._videos.values() for i in v.ingests]
+        keys += [key for life in self._lifetimes.values() for _app, key in life.ingests.values()]
+        return sorted({*self._token_pages, *keys})
+
     @property
     def live_video_ids(self) -> list[str]:
         return list(self._videos)
@@ -275,7 +315,7 @@ class FacebookEmulator:
     # -- the application ----------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = guarded_app(_render_error, "facebook")
         app.router.add_post("/_emulator/faults", self._control_fault)
         app.router.add_delete("/_emulator/live_videos/{id}", self._control_delete)
         app.router.add_route("*", "/{version:v[0-9]+\\.[0-9]+}/{node}", self._graph)
@@ -321,13 +361,13 @@ class FacebookEmulator:
         params = {k: v for k, v in request.query.items()}
         if request.method in ("POST", "DELETE") and request.can_read_body:
             if request.content_type == "application/json":
-                try:
-                    data = await request.json()
-                except ValueError:
-                    raise _param_error("Invalid JSON body") from None
-                params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in dict(data).items()})
+                data = json_object(await request.read())
+                params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()})
             else:
-                form = await request.post()
+                try:
+                    form = await request.post()
+                except (UnicodeDecodeError, ValueError):
+                    raise _param_error("The request body is not a valid form (UTF-8, URL-encoded)") from None
                 params.update({k: str(v) for k, v in form.items()})
         return params
 
@@ -452,12 +492,8 @@ class FacebookEmulator:
         return _Ingest(stream_id, app_url.rstrip("/"), key, query)
 
     async def _list(self, page: str, params: Mapping[str, str]) -> dict[str, Any]:
-        wanted_status: list[str] | None = None
-        if "broadcast_status" in params:
-            try:
-                wanted_status = list(json.loads(params["broadcast_status"]))
-            except ValueError:
-                wanted_status = [s.strip() for s in params["broadcast_status"].split(",")]
+        wanted_status = _broadcast_status(params["broadcast_status"]) if "broadcast_status" in params else None
+        limit = int_param("limit", params.get("limit") or "25", low=0, high=MAX_LIST_LIMIT)
         fields = self._wanted_fields(params)
         items = []
         for v in sorted(self._videos.values(), key=lambda v: v.created, reverse=True):
@@ -466,7 +502,6 @@ class FacebookEmulator:
             self._apply_rules(v)
             if wanted_status is None or self._status(v) in wanted_status:
                 items.append(self._fields(v, fields))
-        limit = int(params.get("limit", "25") or 25)
         return {"data": items[:limit]}
 
     async def _update(self, v: _LiveVideo, params: Mapping[str, str]) -> dict[str, Any]:
@@ -634,13 +669,13 @@ class FacebookEmulator:
     # -- HTTP controls ------------------------------------------------------------------------
 
     async def _control_fault(self, request: web.Request) -> web.Response:
-        data = await request.json()
+        fault = FaultRequest.parse(await request.read())
         self.fail_next(
-            int(data.get("status", 500)),
-            int(data.get("code", 2)),
-            data.get("message", "An unexpected error has occurred. Please retry your request later."),
-            count=int(data.get("count", 1)),
-            method=data.get("method"),
+            fault.status or 500,
+            2 if fault.code is None else fault.code,
+            fault.message or "An unexpected error has occurred. Please retry your request later.",
+            count=fault.count,
+            method=fault.method,
         )
         return web.json_response({"pending": self.faults.pending})
 
@@ -650,6 +685,21 @@ class FacebookEmulator:
         except KeyError:
             return web.json_response({"error": "no such live video"}, status=404)
         return web.Response(status=204)
+
+
+def _broadcast_status(value: str) -> list[str]:
+    """`broadcast_status`: a JSON array of live-video statuses, or them comma-separated."""
+    text = value.strip()
+    try:
+        wanted: Any = parse_json(text) if text.startswith("[") else [s.strip() for s in text.split(",")]
+    except BadRequest:
+        wanted = None
+    if not isinstance(wanted, list) or not all(isinstance(s, str) for s in wanted):
+        raise _param_error("Param broadcast_status must be an array of live video statuses")
+    for i, s in enumerate(wanted):
+        if s not in LIVE_STATUSES:
+            raise _param_error(f"Param broadcast_status[{i}] must be one of {{{', '.join(LIVE_STATUSES)}}}")
+    return wanted
 
 
 def _flag(value: str) -> bool:
@@ -700,7 +750,10 @@ async def run_facebook_emulator(
         )
         try:
             print(base_url, flush=True)
-            print(f"  graph {base_url}/v26.0/{page_id}/live_videos  ingest {ingest.url}", flush=True)
+            print(
+                f"  graph {base_url}/v26.0/{page_id}/live_videos  ingest {ingest.url}  backup {ingest.backup_url or ingest.url}",
+                flush=True,
+            )
             await wait_for_stop_signal()
         finally:
             await runner.cleanup()

@@ -45,6 +45,11 @@ class TokenIssuer:
             return None
         return issued[1]
 
+    @property
+    def issued(self) -> list[str]:
+        """Access tokens handed out and still valid (for a test looking for leaks)."""
+        return list(self._issued)
+
     def revoke_access_tokens(self) -> None:
         self._issued.clear()
 
@@ -53,7 +58,10 @@ class TokenIssuer:
         self._issued = {t: v for t, v in self._issued.items() if v[1] != self.channels.get(refresh_token)}
 
     async def handle(self, request: web.Request) -> web.Response:
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (UnicodeDecodeError, ValueError):  # not UTF-8, or not a form Google could parse
+            return _refuse(400, "invalid_request", "The request body is not a valid form.")
         client_id, client_secret = str(form.get("client_id", "")), str(form.get("client_secret", ""))
         auth = request.headers.get("Authorization", "")
         if auth.lower().startswith("basic "):  # client_secret_basic, as some clients send it

@@ -21,10 +21,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from orchestrator.standins.children import die_with_parent
 from orchestrator.standins.nginx import PublishedStream, Recording, RecordingNamer, RtmpServer, parse_stat
 
 
@@ -41,6 +42,16 @@ class RecordingFeed(Protocol):
 
     def name_recordings(self, namer: RecordingNamer) -> None:
         """Have `namer(app, name, started, ended)` give each finished recording's file stem."""
+
+
+def backup_application(url: str) -> str:
+    """The default backup ingest beside a primary one: the same server, a second application
+    (`rtmp://h:1935/live` → `rtmp://h:1935/live-backup`). YouTube's backup is another server with the
+    same stream name (`b.rtmp.youtube.com`); on one nginx application the two publishes of one
+    name would collide ("already publishing") and keep knocking each other off."""
+    parts = urlsplit(url)
+    app = app_of(url) or "live"
+    return urlunsplit((parts.scheme, parts.netloc, f"/{app}-backup", "", ""))
 
 
 def app_of(url: str) -> str:
@@ -120,6 +131,7 @@ class ProbeMonitor:
             url,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),
         )
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), self._timeout + 5)
@@ -171,8 +183,9 @@ class Ingest:
 async def open_ingest(
     rtmp_url: str | None, *, rtmp_stat_url: str | None = None, backup_rtmp_url: str | None = None
 ) -> Ingest:
-    """`rtmp_url=None`: start our own nginx-rtmp and read its statistics; else read the statistics
-    at `rtmp_stat_url` when given, or probe streams with ffprobe."""
+    """`rtmp_url=None`: start our own nginx-rtmp (a primary and a backup application) and read its
+    statistics; else read the statistics at `rtmp_stat_url` when given, or probe streams with
+    ffprobe; the backup ingest is `backup_rtmp_url` (None: the emulator's own default)."""
     if rtmp_url is None:
         server = RtmpServer()
         await server.start()

@@ -18,8 +18,10 @@ What it emulates faithfully:
 - Quota: Google's per-method costs against a daily budget, then 403 `quotaExceeded`.
 
 Local differences (by necessity): ingest is plain `rtmp://` on loopback, also in the
-`rtmps*IngestionAddress` fields (no TLS RTMP server here); without a separate backup application
-the backup address is the primary one with YouTube's `?backup=1` marker.
+`rtmps*IngestionAddress` fields (no TLS RTMP server here); the backup address is a second
+application (`backup_rtmp_url`, by default `<primary app>-backup` on the same server) where YouTube
+has a second server (`b.rtmp.youtube.com`), so the primary and the backup can publish the same
+stream name at once.
 
 Test and drill controls: `fail_next(...)`, `delete_broadcast(...)` ("deleted in YouTube Studio"),
 `revoke_access_tokens()`, `quota_used`; the same over HTTP under `/_emulator/`.
@@ -46,10 +48,26 @@ import structlog
 from aiohttp import web
 
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.standins.emulators.common import Fault, FaultPlan, random_id, serve, wait_for_stop_signal
+from orchestrator.standins.emulators.common import (
+    BadRequest,
+    Fault,
+    FaultPlan,
+    FaultRequest,
+    guarded_app,
+    json_object,
+    random_id,
+    serve,
+    wait_for_stop_signal,
+)
 from orchestrator.standins.emulators.discovery import Discovery, GoogleApiError, Method, apply_fields
 from orchestrator.standins.emulators.google_oauth import TokenIssuer
-from orchestrator.standins.emulators.ingest import IngestMonitor, RecordingFeed, app_of, open_ingest
+from orchestrator.standins.emulators.ingest import (
+    IngestMonitor,
+    RecordingFeed,
+    app_of,
+    backup_application,
+    open_ingest,
+)
 from orchestrator.standins.emulators.youtube_quota import DEFAULT_DAILY_QUOTA, cost, quota_day
 from orchestrator.standins.emulators.youtube_support import (
     configuration_issues,
@@ -323,6 +341,13 @@ class YouTubeEmulator:
             if story.off_air is None:
                 story.off_air = now
 
+    def issued_secrets(self) -> list[str]:
+        """Every secret this emulator knows or handed out: the OAuth client secret and refresh
+        tokens, access tokens, every stream's stream name (its key). For tests looking for leaks."""
+        names = [name for ingest in self._ingests.values() for _app, name in (ingest.primary, ingest.backup)]
+        refresh = [self.config.refresh_token, *self.config.more_channels]
+        return sorted({self.config.client_secret, *refresh, *self.tokens.issued, *names})
+
     @property
     def broadcast_ids(self) -> list[str]:
         return list(self._broadcasts)
@@ -334,7 +359,7 @@ class YouTubeEmulator:
     # -- the application ----------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = guarded_app(_render_error, "youtube")
         app.router.add_post("/token", self.tokens.handle)
         app.router.add_post("/_emulator/faults", self._control_fault)
         app.router.add_delete("/_emulator/broadcasts/{id}", self._control_delete)
@@ -361,11 +386,7 @@ class YouTubeEmulator:
         self.calls.append(method.name)
         body: Any = None
         if method.request_ref is not None:
-            raw = await request.read()
-            try:
-                body = json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                raise GoogleApiError(400, "parseError", "Invalid JSON payload received. Unexpected token.") from None
+            body = json_object(await request.read())
             self.discovery.validate_body(method, body)
         if "onBehalfOfContentOwner" in params:
             raise GoogleApiError(403, "forbidden", "The emulated channel is not managed by a content owner.")
@@ -740,7 +761,7 @@ class YouTubeEmulator:
         if cdn["ingestionType"] != "rtmp":
             raise GoogleApiError(501, "notImplemented", "The emulator serves rtmp ingestion only.")
         primary = self.config.rtmp_url
-        backup = self.config.backup_rtmp_url or f"{primary}?backup=1"
+        backup = self.config.backup_rtmp_url or backup_application(primary)
         now = self.clock.now()
         s = _Stream(
             id=channel[2:] + random_id(16),
@@ -838,14 +859,16 @@ class YouTubeEmulator:
     # -- HTTP controls ------------------------------------------------------------------------
 
     async def _control_fault(self, request: web.Request) -> web.Response:
-        data = await request.json()
+        fault = FaultRequest.parse(await request.read())
+        if fault.status is None:
+            raise BadRequest("fault control: status: Field required", param="status")
         self.fail_next(
-            int(data["status"]),
-            data.get("reason"),
-            count=int(data.get("count", 1)),
-            method=data.get("method"),
-            message=data.get("message"),
-            retry_after=data.get("retry_after"),
+            fault.status,
+            fault.reason,
+            count=fault.count,
+            method=fault.method,
+            message=fault.message,
+            retry_after=fault.retry_after,
         )
         return web.json_response({"pending": self.faults.pending})
 
@@ -866,6 +889,14 @@ class YouTubeEmulator:
                 "streams": list(self._streams),
             }
         )
+
+
+def _render_error(status: int, message: str, param: str | None) -> dict[str, Any]:
+    """Google's error body for what the guard refuses (a body it cannot parse is a `parseError`)."""
+    reason = {404: "notFound", 405: "methodNotAllowed", 413: "uploadTooLarge", 500: "backendError"}.get(
+        status, "parseError" if message.startswith("Invalid JSON payload") else "badRequest"
+    )
+    return GoogleApiError(status, reason, message, location=param, location_type="parameter" if param else None).body()
 
 
 # -- standalone -------------------------------------------------------------------------------
@@ -907,6 +938,10 @@ async def run_youtube_emulator(
     several channels of the same OAuth client (e.g. the Korean and the English channel).
     """
     tokens = [refresh_token] if isinstance(refresh_token, str) else list(refresh_token)
+    if rtmp_url is not None and backup_rtmp_url is None:
+        # YouTube hands out the primary's stream name for the backup too: on one application the
+        # two publishes would collide, so the backup gets a second one (as YouTube's b. servers).
+        backup_rtmp_url = backup_application(rtmp_url)
     ingest = await open_ingest(rtmp_url, rtmp_stat_url=rtmp_stat_url, backup_rtmp_url=backup_rtmp_url)
     config = YouTubeEmulatorConfig(
         client_id=client_id,
@@ -920,7 +955,10 @@ async def run_youtube_emulator(
         _emulator, runner, base_url = await start_youtube_emulator(config, monitor=ingest.monitor, host=host, port=port)
         try:
             print(base_url, flush=True)
-            print(f"  api {base_url}/youtube/v3/  token {base_url}/token  ingest {ingest.url}", flush=True)
+            print(
+                f"  api {base_url}/youtube/v3/  token {base_url}/token  ingest {ingest.url}  backup {ingest.backup_url}",
+                flush=True,
+            )
             await wait_for_stop_signal()
         finally:
             await runner.cleanup()
