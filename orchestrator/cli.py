@@ -103,7 +103,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the event live on the system clock; safe to restart (the journal remembers)."""
-    from orchestrator.app import AppSettings, run_live, summary
+    from orchestrator.app import AppSettings, StartupError, run_live, summary
 
     schedule = _load(args.file)
     overrides = {k: v for k, v in (("state_dir", args.state_dir), ("recordings_dir", args.recordings_dir),
@@ -115,6 +115,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except KeyError as exc:
         print(f"{args.file}: {exc.args[0]}", file=sys.stderr)
+        return EXIT_INVALID
+    except StartupError as exc:
+        print(str(exc), file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume from the journal", file=sys.stderr)
@@ -256,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each area adds its own sub-commands (`add_commands(sub)`), so the parser above stays readable.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("orchestrator.cli_journal",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
