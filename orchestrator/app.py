@@ -36,6 +36,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.engine.runner import ReloadResult, Runner
 from orchestrator.engine.view import RunSnapshot
+from orchestrator.media import process_writer
 from orchestrator.outputs import PlatformOutputs
 from orchestrator.platforms.credentials import CredentialsMissing, CredentialStore, SecretsFileError
 from orchestrator.schedule.loader import ScheduleError, parse_schedule_text
@@ -257,6 +258,11 @@ async def run_live(
     if problems:
         log.error("run_refused", problems=len(problems))
         raise StartupError(problems)
+    # The media fork server imports the media stack (about a second) in a process of its own: start
+    # it now, alongside our own start-up, so a restarted run's outputs are back on the air sooner.
+    # (A failure here is met again, and reported, by the first network output.)
+    warming = asyncio.get_running_loop().run_in_executor(None, process_writer.warm_up)
+    warming.add_done_callback(lambda f: f.exception())
     system_settings = SystemSettings(
         journal_path=settings.state_dir / f"{schedule.event.id}.sqlite",
         recordings_dir=settings.recordings_dir,

@@ -159,9 +159,12 @@ class Runner:
                 missed.append(action)
                 continue
             self._schedule_job(action)
-        to_resume = [sid for sid, m in self._machines.items() if m.state in _ON_AIR]
-        for sid in to_resume:
-            await self._resume(sid)
+        # Sessions on air first, then those on stand-by; all at once (each waits on its own I/O).
+        to_resume = sorted(
+            (sid for sid, m in self._machines.items() if m.state in _ON_AIR),
+            key=lambda sid: self._machines[sid].state == SessionState.STANDBY,
+        )
+        await asyncio.gather(*(self._resume(sid) for sid in to_resume))
         for action in self._missed(missed):
             self._spawn(self._execute(action))
         self._scheduler.start()
@@ -225,8 +228,7 @@ class Runner:
             log.warning("session_not_resumed_over", session=sid, state=self._machines[sid].state.value)
             self.bus.alert("warning", f"session '{sid}' ended while the orchestrator was down", session=sid)
             return
-        log.warning("session_resumed", session=sid, state=self._machines[sid].state.value)
-        self.bus.alert("warning", f"session '{sid}' resumed after a restart", session=sid)
+        state = self._machines[sid].state.value
         try:
             await self._media.prepare(self.plan.cue_sheets[sid])
             await self._media.start(sid)
@@ -242,9 +244,16 @@ class Runner:
                 await self._attach(sid, did)
             # The cue due now, at the offset the clock says. One not yet journalled was missed and
             # runs from the missed list (at its offset too), so it is not armed twice.
-            current = [a for a in self.plan.for_session(sid) if a.kind == ActionKind.CUE and a.at <= self.clock.now()]
-            if current and current[-1].cue is not None and self._journal.done(current[-1].id):
-                self._media.arm(sid, self._cue_now(current[-1].cue))
+            now = self.clock.now()
+            current = [a for a in self.plan.for_session(sid) if a.kind == ActionKind.CUE and a.at <= now]
+            where = "on the stand-by slate"
+            if current and current[-1].cue is not None:
+                cue = current[-1].cue
+                where = f"at segment '{cue.segment_id}', {(now - cue.at).total_seconds():.1f} s in"
+                if self._journal.done(current[-1].id):
+                    self._media.arm(sid, self._cue_now(cue))
+            log.warning("session_resumed", session=sid, state=state, where=where)
+            self.bus.alert("warning", f"session '{sid}' resumed after a restart ({state}) {where}", session=sid)
         except Exception as exc:  # the rest of the event goes on
             message = self.bus.secrets.redact(str(exc) or type(exc).__name__)
             log.error("session_resume_failed", session=sid, error=message)
