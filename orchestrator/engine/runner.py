@@ -451,6 +451,11 @@ class Runner:
                 self.bus.publish(
                     OutputDetached(sid, did, self.clock.now(), report.frames, report.bytes, tuple(report.errors))
                 )
+                if report.errors:  # e.g. a full disk, a lost ingest: said once more, where operators look
+                    trouble = "; ".join(self.bus.secrets.redact(e) for e in report.errors[:3])
+                    more = f" (and {len(report.errors) - 3} more)" if len(report.errors) > 3 else ""
+                    self.bus.alert("warning", f"output {sid}/{did} had trouble: {trouble}{more}", session=sid,
+                                   destination=did)  # fmt: skip
             await platform.end(action.id, session, dest)
             return {"frames": report.frames, "bytes": report.bytes, "errors": report.errors} if report else None
         raise ValueError(f"{action.id}: no action of kind {kind}")
