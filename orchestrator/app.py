@@ -253,16 +253,16 @@ async def run_live(
 ) -> RunSnapshot:
     """Run the event on the real clock until its last action; returns the run's final snapshot.
     Raises `StartupError` (nothing started) when the configuration would make it fail."""
+    # The media fork server imports the media stack (about a second) in a process of its own: start
+    # it first, alongside our own start-up, so a restarted run's outputs are back on the air sooner.
+    # (A failure here is met again, and reported, by the first network output.)
+    warming = asyncio.get_running_loop().run_in_executor(None, process_writer.warm_up)
+    warming.add_done_callback(lambda f: f.exception())
     credentials = credential_store(settings)
     problems = preflight(schedule, settings, credentials=credentials, only=only, dashboard_port=dashboard_port)
     if problems:
         log.error("run_refused", problems=len(problems))
         raise StartupError(problems)
-    # The media fork server imports the media stack (about a second) in a process of its own: start
-    # it now, alongside our own start-up, so a restarted run's outputs are back on the air sooner.
-    # (A failure here is met again, and reported, by the first network output.)
-    warming = asyncio.get_running_loop().run_in_executor(None, process_writer.warm_up)
-    warming.add_done_callback(lambda f: f.exception())
     system_settings = SystemSettings(
         journal_path=settings.state_dir / f"{schedule.event.id}.sqlite",
         recordings_dir=settings.recordings_dir,

@@ -122,6 +122,7 @@ class Runner:
         self._tasks: set[asyncio.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._begun: set[str] = set()  # actions whose job has begun (waiting on dependencies or running)
+        self._over = False
         self._reload_lock = asyncio.Lock()
 
     @property
@@ -178,6 +179,7 @@ class Runner:
         try:
             await self._all_done.wait()
         finally:
+            self._over = True  # a reload from now on is refused
             self._scheduler.shutdown(wait=False)
         await asyncio.sleep(0)  # receipts handed over from the media threads are folded in first
         self.bus.publish(RunFinished(self.clock.now()))
@@ -489,7 +491,7 @@ class Runner:
             return ReloadResult(result.diff, applied=True)
 
     def _refusals(self, diff: PlanDiff, schedule: Schedule | None) -> list[str]:
-        out: list[str] = []
+        out: list[str] = ["the run is over: nothing is left to change"] if self._over and not diff.empty else []
         touched = [c.old for c in diff.changed] + list(diff.removed)
         for action in touched:
             if action.id in self._begun or self._journal.done(action.id):
