@@ -231,21 +231,33 @@ class Runner:
             self.bus.alert("warning", f"session '{sid}' ended while the orchestrator was down", session=sid)
             return
         state = self._machines[sid].state.value
+        on_air = [
+            a.destination
+            for a in self.plan.for_session(sid)
+            if a.kind == ActionKind.ATTACH_OUTPUT
+            and a.destination is not None
+            and self._journal.done(a.id)
+            and not self._journal.done(action_id(ActionKind.END_BROADCAST, sid, a.destination))
+        ]
         try:
-            await self._media.prepare(self.plan.cue_sheets[sid])
-            await self._media.start(sid)
-            for action in self.plan.for_session(sid):
-                if action.kind != ActionKind.ATTACH_OUTPUT or action.destination is None:
-                    continue
-                did = action.destination
-                if not self._journal.done(action.id) or self._journal.done(
-                    action_id(ActionKind.END_BROADCAST, sid, did)
-                ):
-                    continue
-                await self._prepare_broadcast(action_id(ActionKind.PREPARE_BROADCAST, sid, did), sid, did)
-                await self._attach(sid, did)
-            # The cue due now, at the offset the clock says. One not yet journalled was missed and
-            # runs from the missed list (at its offset too), so it is not armed twice.
+
+            async def media_up() -> None:
+                await self._media.prepare(self.plan.cue_sheets[sid])
+                await self._media.start(sid)
+
+            # The programme and the platforms' answers (ingest asked again) at the same time.
+            got = await asyncio.gather(
+                media_up(),
+                *(
+                    self._prepare_broadcast(action_id(ActionKind.PREPARE_BROADCAST, sid, did), sid, did)
+                    for did in on_air
+                ),
+                return_exceptions=True,
+            )
+            if isinstance(got[0], BaseException):
+                raise got[0]
+            # The cue due now, at the offset the clock says, before the outputs see a frame. One not
+            # yet journalled was missed and runs from the missed list (at its offset too).
             now = self.clock.now()
             current = [a for a in self.plan.for_session(sid) if a.kind == ActionKind.CUE and a.at <= now]
             where = "on the stand-by slate"
@@ -254,7 +266,15 @@ class Runner:
                 where = f"at segment '{cue.segment_id}', {(now - cue.at).total_seconds():.1f} s in"
                 if self._journal.done(current[-1].id):
                     self._media.arm(sid, self._cue_now(cue))
-            log.warning("session_resumed", session=sid, state=state, where=where)
+            for did, prepared in zip(on_air, got[1:], strict=True):
+                if isinstance(prepared, BaseException):
+                    message = self.bus.secrets.redact(str(prepared) or type(prepared).__name__)
+                    log.error("output_resume_failed", session=sid, destination=did, error=message)
+                    self.bus.alert("error", f"output {sid}/{did} could not be resumed: {message}", session=sid,
+                                   destination=did)  # fmt: skip
+                    continue
+                await self._attach(sid, did)
+            log.warning("session_resumed", session=sid, state=state, where=where, outputs=on_air)
             self.bus.alert("warning", f"session '{sid}' resumed after a restart ({state}) {where}", session=sid)
         except Exception as exc:  # the rest of the event goes on
             message = self.bus.secrets.redact(str(exc) or type(exc).__name__)
