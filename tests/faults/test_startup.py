@@ -87,3 +87,15 @@ def test_a_good_configuration_passes(tmp_path: Path) -> None:
                                        "cdn": {"key": "k"}}))  # fmt: skip
     settings = AppSettings(state_dir=tmp_path / "state", recordings_dir=tmp_path / "rec", secrets_file=secrets)
     assert preflight(load_schedule(_schedule(tmp_path)), settings, credentials=CredentialStore(secrets)) == []
+
+
+def test_reload_without_a_running_event_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    schedule = _schedule(tmp_path)
+    assert main(["reload", str(schedule), "--state-dir", str(tmp_path / "state")]) == 1
+    assert "no run of event 'pre' is listening" in capsys.readouterr().err
+    # a control file left by a killed run: the address does not answer
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "pre.control").write_text('{"url": "http://127.0.0.1:9", "token": "t"}')
+    assert main(["reload", str(schedule), "--state-dir", str(tmp_path / "state")]) == 1
+    err = capsys.readouterr().err
+    assert "does not answer" in err and "Traceback" not in err and '"t"' not in err
