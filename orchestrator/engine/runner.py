@@ -123,6 +123,7 @@ class Runner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._begun: set[str] = set()  # actions whose job has begun (waiting on dependencies or running)
         self._over = False
+        self._media_ready: set[str] = set()  # sessions whose media this process has prepared
         self._reload_lock = asyncio.Lock()
 
     @property
@@ -242,7 +243,7 @@ class Runner:
         try:
 
             async def media_up() -> None:
-                await self._media.prepare(self.plan.cue_sheets[sid])
+                await self._prepare_media(sid)
                 await self._media.start(sid)
 
             # The programme and the platforms' answers (ingest asked again) at the same time.
@@ -395,6 +396,11 @@ class Runner:
         self._journal.record_state(session_id, state.value, at.isoformat())
         self.bus.publish(SessionStateChanged(session_id, state, at))
 
+    async def _prepare_media(self, sid: str) -> list[str]:
+        problems = await self._media.prepare(self.plan.cue_sheets[sid])
+        self._media_ready.add(sid)
+        return problems
+
     async def _prepare_broadcast(self, the_id: str, sid: str, did: str) -> PreparedDestination:
         """Ask the destination's platform for the session's ingest (idempotent on the action id)."""
         prepared = await self._platforms[did].prepare(the_id, self.schedule.session(sid), self._destinations[did])
@@ -424,12 +430,15 @@ class Runner:
         kind = action.kind
         if kind == ActionKind.PREPARE_MEDIA:
             self._move(sid, SessionState.PREPARING)
-            problems = await self._media.prepare(self.plan.cue_sheets[sid])
+            problems = await self._prepare_media(sid)
             for problem in problems:
                 self.bus.alert("warning", problem, session=sid)
             return {"problems": problems}
         if kind == ActionKind.START_PROGRAMME:
             self._move(sid, SessionState.STANDBY)
+            if sid not in self._media_ready:
+                # Prepared by a process that was killed since: the preparation died with it.
+                await self._prepare_media(sid)
             await self._media.start(sid)
             return None
         if kind == ActionKind.ON_AIR:

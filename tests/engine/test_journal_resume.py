@@ -96,3 +96,21 @@ async def test_reload_refuses_a_destination_the_run_was_not_wired_for(two_sessio
     result = runner.check_reload(plan(edited), edited)
     assert any("rec-ko2" in r and "restart" in r for r in result.refused)
     assert "+ dialogue/rec-ko2/prepare" in " ".join(result.diff.lines())
+
+
+async def test_killed_after_preparing_the_media_prepares_it_again_before_stand_by(
+    two_sessions: Schedule, tmp_path: Path
+) -> None:
+    """The journal says prepared, but the preparation lived in the killed process's memory."""
+    journal = SqliteJournal(tmp_path / "j.sqlite")
+    for sid in ("climate", "dialogue"):
+        journal.begin(f"{sid}/prepare", "2020-06-03T00:30:00+00:00")
+        journal.record(f"{sid}/prepare", kind="prepare_media", session=sid, destination=None,
+                       scheduled="2020-06-03T00:30:00+00:00", executed="2020-06-03T00:30:00+00:00", error_ms=0.0,
+                       outcome="ok")  # fmt: skip
+    runner, programme, _, _ = make_runner(two_sessions, journal, RecordingPlatform())
+    snapshot = await runner.run()
+    assert {r.outcome for r in snapshot.results.values()} == {"ok"}
+    calls = [(w, t) for w, t, _ in programme.calls]
+    for sid in ("climate", "dialogue"):
+        assert calls.index(("prepare", sid)) < calls.index(("start", sid))
