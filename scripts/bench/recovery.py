@@ -7,10 +7,13 @@ second session's last seconds) until `--kills` kills are done. Per kill: seconds
 until every output is back on the RTMP server. Per round: duplicates (a second broadcast, an action
 done twice, a recreated broadcast), actions missing from the journal, attempts left open.
 
-Targets: `restart_to_air_s_max` ≤ 3, `duplicates` 0, `incomplete` 0.
+Targets: `restart_to_air_s_max` ≤ 3, `duplicates` 0, `incomplete` 0, `action_failures` 0. A kill in
+the last seconds of the last session may leave nothing to come back to (`not_back`).
 
 Last line: JSON with `bench`, `kills`, `rounds`, `restart_to_air_s_p50`, `restart_to_air_s_max`,
-`not_back`, `duplicates`, `incomplete`, `failed_runs`, `by_phase`, `wall_s`.
+`not_back`, `duplicates`, `incomplete`, `failed_runs`, `action_failures` (in any process),
+`orphan_publish_s_max` (how long a killed process's publishes linger on the server), `by_phase`, `wall_s`.
+A publish counts as back only if it began after the restart.
 
     python scripts/bench/recovery.py [--kills 20] [--per-round 5] [--seed 1] [--keep DIR]
 """
@@ -56,8 +59,9 @@ async def bench(kills: int, per_round: int, seed: int, keep: Path | None) -> dic
     rng = random.Random(seed)
     wall = time.monotonic()
     restarts: list[float] = []
-    not_back = duplicates = incomplete = failed_runs = rounds = 0
+    not_back = duplicates = incomplete = failed_runs = failures = rounds = 0
     by_phase: dict[str, list[float]] = {}
+    orphans: list[float] = []
     done = 0
     while done < kills:
         n = min(per_round, kills - done)
@@ -75,10 +79,15 @@ async def bench(kills: int, per_round: int, seed: int, keep: Path | None) -> dic
             else:
                 restarts.append(k.restart_to_air_s)
                 by_phase.setdefault(k.phase, []).append(k.restart_to_air_s)
-            print(f"round {rounds}: killed at {k.at_s:+.1f} s ({k.phase}): back on air in {k.restart_to_air_s} s",
-                  flush=True)  # fmt: skip
+            print(f"round {rounds}: killed at {k.at_s:+.1f} s ({k.phase}): back on air in {k.restart_to_air_s} s "
+                  f"(the killed process's publishes lingered {k.orphans_s} s)", flush=True)  # fmt: skip
+            if k.orphans_s is not None:
+                orphans.append(k.orphans_s)
         duplicates += result.duplicates
         incomplete += len(result.incomplete)
+        failures += len(result.failures)
+        for failure in result.failures:
+            print(f"round {rounds}: failed: {failure}", flush=True)
         failed_runs += int(result.exit_code != 0 or result.summary.get("failed", 1) != 0)
         for note in result.duplicate_notes:
             print(f"round {rounds}: duplicate: {note}", flush=True)
@@ -92,6 +101,8 @@ async def bench(kills: int, per_round: int, seed: int, keep: Path | None) -> dic
         "duplicates": duplicates,
         "incomplete": incomplete,
         "failed_runs": failed_runs,
+        "action_failures": failures,
+        "orphan_publish_s_max": round(max(orphans), 3) if orphans else None,
         "by_phase": {p: round(max(v), 3) for p, v in sorted(by_phase.items())},
         "wall_s": round(time.monotonic() - wall, 1),
     }

@@ -49,6 +49,7 @@ class Kill:
     phase: str  # what the event was doing
     killed_on_air: bool  # every output was on the server when the process was killed
     restart_to_air_s: float | None = None  # from the restart to every output back on the server
+    orphans_s: float | None = None  # how long the killed process's publishes lingered on the server
 
 
 @dataclass
@@ -61,6 +62,7 @@ class DrillResult:
     incomplete: list[str]  # plan actions the journal does not have as done
     interrupted: list[str]  # attempts left open at the end
     alerts: list[str]
+    failures: list[str]  # actions that failed in any of the processes, and resumes that failed
     log_text: str
     wall_s: float
     restarts: int = field(default=0)
@@ -184,13 +186,23 @@ class KillDrill:
         except Exception:  # the statistics page is briefly unavailable under load
             return False
 
-    async def _wait_on_air(self, proc: subprocess.Popen[str], timeout: float) -> float | None:
+    async def _wait_on_air(self, proc: subprocess.Popen[str], kill: Kill, timeout: float) -> None:
+        """Until every output is published anew (a publish older than the restart is the killed
+        process's, lingering until nginx notices it is gone)."""
         started = time.monotonic()
         while time.monotonic() - started < timeout and proc.poll() is None:
-            if await self.on_air():
-                return time.monotonic() - started
+            elapsed = time.monotonic() - started
+            try:
+                streams = list((await self.server.streams()).values())
+            except Exception:  # the statistics page is briefly unavailable under load
+                streams = []
+            old = [st for st in streams if st.seconds > elapsed + 0.25]
+            if not old and kill.orphans_s is None:
+                kill.orphans_s = round(elapsed, 3)
+            if len([st for st in streams if st.seconds <= elapsed + 0.25]) >= OUTPUTS:
+                kill.restart_to_air_s = round(elapsed, 3)
+                return
             await asyncio.sleep(0.05)
-        return None
 
     def _since_t0(self) -> float:
         return (datetime.now(UTC) - self.t0).total_seconds()
@@ -209,9 +221,7 @@ class KillDrill:
             proc.wait(10)
             kill = Kill(at_s=round(self._since_t0(), 2), phase=phase_at(at_s), killed_on_air=on_air)
             proc = self.spawn()
-            kill.restart_to_air_s = await self._wait_on_air(proc, timeout=15.0)
-            if kill.restart_to_air_s is not None:
-                kill.restart_to_air_s = round(kill.restart_to_air_s, 3)
+            await self._wait_on_air(proc, kill, timeout=15.0)
             kills.append(kill)
         out, _ = await asyncio.get_running_loop().run_in_executor(None, lambda: proc.communicate(timeout=120))
         lines = out.strip().splitlines()
@@ -239,6 +249,11 @@ class KillDrill:
         if len(broadcasts) != len(sessions):
             notes.append(f"{len(broadcasts)} YouTube broadcasts for {len(sessions)} sessions")
         log_text = self.log_path.read_text() if self.log_path.exists() else ""
+        failures = []
+        for line in log_text.splitlines():
+            if '"action_failed"' in line or '"session_resume_failed"' in line or '"output_resume_failed"' in line:
+                entry = json.loads(line)
+                failures.append(f"{entry.get('action') or entry.get('session')}: {entry.get('error')}")
         recreated = log_text.count('"youtube_broadcast_recreated"')
         if recreated:
             notes.append(f"{recreated} YouTube broadcast(s) recreated")
@@ -251,6 +266,7 @@ class KillDrill:
             incomplete=incomplete,
             interrupted=interrupted,
             alerts=alerts,
+            failures=failures,
             log_text=log_text,
             wall_s=round(wall_s, 1),
             restarts=len(kills),

@@ -31,6 +31,8 @@ async def test_killed_at_five_moments_of_an_event(tmp_path: Path) -> None:
     # no second broadcast, no action done twice; the journal has every action, none left open
     assert result.duplicates == 0, result.duplicate_notes
     assert result.incomplete == [] and result.interrupted == []
+    # nothing failed in any of the six processes (a failure retried later would hide in the summary)
+    assert result.failures == []
     # every output back on the RTMP server after each restart (within the drill's 15 s watch; the
     # 3 s target is measured by scripts/bench/recovery.py, not asserted on a shared machine)
     for kill in result.kills:
