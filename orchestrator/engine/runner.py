@@ -124,6 +124,7 @@ class Runner:
         self._begun: set[str] = set()  # actions whose job has begun (waiting on dependencies or running)
         self._over = False
         self._media_ready: set[str] = set()  # sessions whose media this process has prepared
+        self._rearmed: set[str] = set()  # cues armed again by a resume: their journalled receipt stands
         self._reload_lock = asyncio.Lock()
 
     @property
@@ -266,6 +267,7 @@ class Runner:
                 cue = current[-1].cue
                 where = f"at segment '{cue.segment_id}', {(now - cue.at).total_seconds():.1f} s in"
                 if self._journal.done(current[-1].id):
+                    self._rearmed.add(cue.id)
                     self._media.arm(sid, self._cue_now(cue))
             for did, prepared in zip(on_air, got[1:], strict=True):
                 if isinstance(prepared, BaseException):
@@ -577,6 +579,11 @@ class Runner:
         """The frame a cue really took effect on is its execution: journal that, tell observers."""
         action = next((a for a in self.plan.actions if a.id == applied.cue_id), None)
         if action is None:
+            return
+        if applied.cue_id in self._rearmed:
+            # Taken again after a restart: the as-run keeps the frame it first took effect on.
+            self._rearmed.discard(applied.cue_id)
+            log.info("cue_resumed_on_frame", action=applied.cue_id, frame_index=applied.frame_index)
             return
         err_ms = (applied.applied_wall - self.clock.to_wall(applied.scheduled)) * 1000
         detail: dict[str, Any] = {"frame_index": applied.frame_index, "applied": "on_frame"}
