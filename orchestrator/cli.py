@@ -191,7 +191,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the event live on the system clock; safe to restart (the journal remembers)."""
-    from orchestrator.app import AppSettings, run_live, summary
+    from orchestrator.app import AppSettings, StartupError, run_live, summary
     from orchestrator.rehearsal import Interrupted, run_until_signal
 
     schedule = _load(args.file)
@@ -214,6 +214,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except KeyError as exc:
         print(f"{args.file}: {exc.args[0]}", file=sys.stderr)
+        return EXIT_INVALID
+    except StartupError as exc:
+        print(str(exc), file=sys.stderr)
         return EXIT_INVALID
     except (KeyboardInterrupt, Interrupted) as exc:
         code = exc.exit_code if isinstance(exc, Interrupted) else 130
@@ -405,6 +408,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "orchestrator.cli_users",
     "orchestrator.cli_interchange",
     "orchestrator.cli_control",
+    "orchestrator.cli_journal",
 )
 
 

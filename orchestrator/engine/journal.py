@@ -1,6 +1,12 @@
-"""The journal: an append-only SQLite record of every executed action, the session states and the
-ids platforms handed out. Written before the engine moves on, so a killed process loses nothing:
-on restart the runner re-plans and skips what is recorded here.
+"""The journal: a SQLite record of every executed action, the session states, the ids platforms
+handed out, the manual overrides and the alerts. Written before the engine moves on (WAL,
+`synchronous=FULL`: a row is on disk when the call returns), so a killed process loses nothing: on
+restart the runner re-plans and skips what is recorded here as finished.
+
+Only a final outcome counts as done: `ok`, or `skipped` by the missed-action policy. A `failed`
+action is not done, so a restart retries it (a missing secrets file must not leave the prepares of
+a whole day marked done). Every attempt is kept in `attempts`, so the history survives a retry
+and an attempt cut short by a kill shows as interrupted.
 """
 
 from __future__ import annotations
@@ -8,7 +14,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +51,15 @@ CREATE TABLE IF NOT EXISTS alerts (
     session TEXT,
     destination TEXT
 );
+CREATE TABLE IF NOT EXISTS attempts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    action TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    outcome TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_by_action ON attempts (action, seq);
 CREATE TABLE IF NOT EXISTS states (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     session TEXT NOT NULL,
@@ -64,6 +80,20 @@ class ActionRecord:
     error_ms: float | None
     outcome: str  # ok | failed | skipped
     detail: dict[str, Any]
+
+
+# Outcomes that end an action for good; anything else (failed) is retried after a restart.
+FINAL_OUTCOMES = ("ok", "skipped")
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    seq: int
+    action: str
+    started: str
+    finished: str | None  # None: cut short (the process died during the attempt)
+    outcome: str | None
+    error: str | None  # already masked by the runner
 
 
 @dataclass(frozen=True)
@@ -102,10 +132,47 @@ class SqliteJournal:
     def close(self) -> None:
         self._db.close()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def done(self, action_id: str) -> bool:
+        """Finished for good (ok or skipped): a failed action is not done and is retried."""
         with self._lock:
-            row = self._db.execute("SELECT 1 FROM actions WHERE id = ?", (action_id,)).fetchone()
+            row = self._db.execute(
+                f"SELECT 1 FROM actions WHERE id = ? AND outcome IN ({','.join('?' * len(FINAL_OUTCOMES))})",
+                (action_id, *FINAL_OUTCOMES),
+            ).fetchone()
         return row is not None
+
+    def outcome(self, action_id: str) -> str | None:
+        """The recorded outcome of an action (ok, skipped, failed), None if never finished."""
+        with self._lock:
+            row = self._db.execute("SELECT outcome FROM actions WHERE id = ?", (action_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def begin(self, action_id: str, at: str) -> None:
+        """An attempt starts: written before the ports are called, so a kill mid-call is visible."""
+        with self._lock:
+            self._db.execute("INSERT INTO attempts (action, started) VALUES (?, ?)", (action_id, at))
+
+    def attempts(self, action_id: str | None = None) -> list[AttemptRecord]:
+        with self._lock:
+            if action_id is None:
+                rows = self._db.execute("SELECT * FROM attempts ORDER BY seq").fetchall()
+            else:
+                rows = self._db.execute("SELECT * FROM attempts WHERE action = ? ORDER BY seq", (action_id,)).fetchall()
+        return [AttemptRecord(*r) for r in rows]
+
+    def interrupted(self) -> list[AttemptRecord]:
+        """Attempts begun and never finished, whose action is not done since: cut short by a kill."""
+        return [a for a in self.attempts() if a.finished is None and not self.done(a.action)]
 
     def record(
         self,
@@ -120,7 +187,15 @@ class SqliteJournal:
         outcome: str,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
-        with self._lock:
+        """The action's latest outcome (a retry replaces a failure); closes its open attempt."""
+        detail = dict(detail or {})
+        error = detail.get("error") if outcome == "failed" else None
+        with self._lock, self._transaction():  # the outcome and its attempt land together
+            self._db.execute(
+                "UPDATE attempts SET finished = ?, outcome = ?, error = ? WHERE seq = "
+                "(SELECT MAX(seq) FROM attempts WHERE action = ? AND finished IS NULL)",
+                (executed or scheduled, outcome, None if error is None else str(error), action_id),
+            )
             self._db.execute(
                 "INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?,?,?)",
                 (
@@ -132,7 +207,7 @@ class SqliteJournal:
                     executed,
                     error_ms,
                     outcome,
-                    json.dumps(dict(detail or {})),
+                    json.dumps(detail, default=str),
                 ),
             )
 

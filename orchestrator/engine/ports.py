@@ -143,7 +143,13 @@ class Platform(Protocol):
 class Journal(Protocol):
     """Append-only record of what was executed (and of platform ids created), surviving a crash."""
 
-    def done(self, action_id: str) -> bool: ...
+    def done(self, action_id: str) -> bool:
+        """Finished for good (ok, or skipped by policy); a failed action is not done: it is retried."""
+
+    def outcome(self, action_id: str) -> str | None: ...
+
+    def begin(self, action_id: str, at: str) -> None:
+        """An attempt starts (written before the ports are called)."""
 
     def record(
         self,

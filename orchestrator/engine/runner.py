@@ -5,8 +5,10 @@ same code runs live and in a compressed rehearsal). A job first waits for the ac
 (the plan says which), then calls the ports, then writes the journal. A failing action is logged,
 alerted and journalled; it never stops the others.
 
-After a restart the same plan is handed in with the same journal: what is recorded is skipped, what
-was missed is handled by a clear policy (see `_missed`).
+After a restart the same plan is handed in with the same journal: what is recorded as finished (ok,
+or skipped by the policy) is skipped, a failed action is retried, what was missed is handled by a
+clear policy per kind (see `_missed` and docs/architecture.md, "Crash-resume"). A running plan can
+be replaced by an edited one (`reload`): only what has not started changes.
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ from orchestrator.engine.ports import (
     Platform,
     PreparedDestination,
 )
+from orchestrator.engine.reload import PlanDiff, diff_plans
 from orchestrator.engine.view import RunSnapshot, RunView
 from orchestrator.planning.actions import Action, ActionKind, action_id
+from orchestrator.planning.cues import Cue
 from orchestrator.planning.plan import Plan
 from orchestrator.planning.state import SessionMachine, SessionState
 from orchestrator.redaction import mask_ingest
@@ -62,6 +66,22 @@ _SESSION_STATE = {
     ActionKind.ON_AIR: SessionState.LIVE,
     ActionKind.STOP_PROGRAMME: SessionState.ENDED,
 }
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """What `Runner.reload` did with an edited plan: applied in full, or refused with the reasons."""
+
+    diff: PlanDiff
+    applied: bool
+    refused: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {"applied": self.applied, "refused": list(self.refused), "diff": self.diff.to_json()}
+
+
+# Sessions in these states have media running: a reload must not touch what of them has begun.
+_ON_AIR = (SessionState.STANDBY, SessionState.LIVE, SessionState.OVERRUN)
 
 
 @dataclass(frozen=True)
@@ -103,6 +123,11 @@ class Runner:
         self._all_done: asyncio.Event | None = None
         self._tasks: set[asyncio.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._begun: set[str] = set()  # actions whose job has begun (waiting on dependencies or running)
+        self._over = False
+        self._media_ready: set[str] = set()  # sessions whose media this process has prepared
+        self._rearmed: set[str] = set()  # cues armed again by a resume: their journalled receipt stands
+        self._reload_lock = asyncio.Lock()
 
     @property
     def destinations(self) -> Mapping[str, Destination]:
@@ -138,21 +163,13 @@ class Runner:
             if self.due_wall(action) < now_wall - 0.25:
                 missed.append(action)
                 continue
-            self._scheduler.add_job(
-                self._execute,
-                DateTrigger(run_date=datetime.fromtimestamp(self.due_wall(action), UTC)),
-                args=(action,),
-                id=action.id,
-                misfire_grace_time=None,  # late is better than never: the job reports its lateness
-                coalesce=True,
-            )
-        to_resume = [
-            sid
-            for sid, m in self._machines.items()
-            if m.state in (SessionState.STANDBY, SessionState.LIVE, SessionState.OVERRUN)
-        ]
-        for sid in to_resume:
-            await self._resume(sid)
+            self._schedule_job(action)
+        # Sessions on air first, then those on stand-by; all at once (each waits on its own I/O).
+        to_resume = sorted(
+            (sid for sid, m in self._machines.items() if m.state in _ON_AIR),
+            key=lambda sid: self._machines[sid].state == SessionState.STANDBY,
+        )
+        await asyncio.gather(*(self._resume(sid) for sid in to_resume))
         for action in self._missed(missed):
             self._spawn(self._execute(action))
         self._scheduler.start()
@@ -166,6 +183,7 @@ class Runner:
         try:
             await self._all_done.wait()
         finally:
+            self._over = True  # a reload from now on is refused
             self._scheduler.shutdown(wait=False)
         await asyncio.sleep(0)  # receipts handed over from the media threads are folded in first
         self.bus.publish(RunFinished(self.clock.now()))
@@ -176,6 +194,18 @@ class Runner:
         )
         return final
 
+    def _schedule_job(self, action: Action) -> None:
+        assert self._scheduler is not None
+        self._scheduler.add_job(
+            self._execute,
+            DateTrigger(run_date=datetime.fromtimestamp(self.due_wall(action), UTC)),
+            args=(action,),
+            id=action.id,
+            misfire_grace_time=None,  # late is better than never: the job reports its lateness
+            coalesce=True,
+            replace_existing=True,
+        )
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -184,9 +214,10 @@ class Runner:
     def _restore(self, action: Action) -> None:
         """An action the journal says is done: mark it finished and replay its effect on the state."""
         self._finished[action.id].set()
-        self.bus.publish(ActionFinished(ActionResult(action, "ok", detail={"from_journal": True})))
+        outcome = self._journal.outcome(action.id) or "ok"
+        self.bus.publish(ActionFinished(ActionResult(action, outcome, detail={"from_journal": True})))
         target = _SESSION_STATE.get(action.kind)
-        if target is not None:
+        if target is not None and outcome == "ok":
             m = self._machines[action.session]
             if m.can(target):
                 m.move(target, action.at)
@@ -197,32 +228,71 @@ class Runner:
         media died with the old process. Rebuild it: programme, outputs that were attached and not
         ended (their ingest asked again of the idempotent adapters), and the cue due now, at the
         offset into the segment that the clock says."""
-        log.warning("session_resumed", session=sid, state=self._machines[sid].state.value)
-        self.bus.alert("warning", f"session '{sid}' resumed after a restart", session=sid)
+        now = self.clock.now()
+        if now >= self.schedule.session(sid).end:
+            # Over while we were down: its ending actions (missed, so run now) close what is left.
+            log.warning("session_not_resumed_over", session=sid, state=self._machines[sid].state.value)
+            self.bus.alert("warning", f"session '{sid}' ended while the orchestrator was down", session=sid)
+            return
+        state = self._machines[sid].state.value
+        on_air = [
+            a.destination
+            for a in self.plan.for_session(sid)
+            if a.kind == ActionKind.ATTACH_OUTPUT
+            and a.destination is not None
+            and self._journal.done(a.id)
+            and not self._journal.done(action_id(ActionKind.END_BROADCAST, sid, a.destination))
+        ]
         try:
-            await self._media.prepare(self.plan.cue_sheets[sid])
-            await self._media.start(sid)
-            for action in self.plan.for_session(sid):
-                if action.kind != ActionKind.ATTACH_OUTPUT or action.destination is None:
-                    continue
-                did = action.destination
-                if not self._journal.done(action.id) or self._journal.done(
-                    action_id(ActionKind.END_BROADCAST, sid, did)
-                ):
-                    continue
-                await self._prepare_broadcast(action_id(ActionKind.PREPARE_BROADCAST, sid, did), sid, did)
-                await self._attach(sid, did)
+
+            async def media_up() -> None:
+                await self._prepare_media(sid)
+                await self._media.start(sid)
+
+            # The programme and the platforms' answers (ingest asked again) at the same time.
+            got = await asyncio.gather(
+                media_up(),
+                *(
+                    self._prepare_broadcast(action_id(ActionKind.PREPARE_BROADCAST, sid, did), sid, did)
+                    for did in on_air
+                ),
+                return_exceptions=True,
+            )
+            if isinstance(got[0], BaseException):
+                raise got[0]
+            # The cue due now, at the offset the clock says, before the outputs see a frame. One not
+            # yet journalled was missed and runs from the missed list (at its offset too).
             now = self.clock.now()
             current = [a for a in self.plan.for_session(sid) if a.kind == ActionKind.CUE and a.at <= now]
+            where = "on the stand-by slate"
             if current and current[-1].cue is not None:
                 cue = current[-1].cue
-                elapsed = (now - cue.at).total_seconds()
-                video = replace(cue.video, clip_offset_s=cue.video.clip_offset_s + elapsed)
-                self._media.arm(sid, replace(cue, video=video))
+                where = f"at segment '{cue.segment_id}', {(now - cue.at).total_seconds():.1f} s in"
+                if self._journal.done(current[-1].id):
+                    self._rearmed.add(cue.id)
+                    self._media.arm(sid, self._cue_now(cue))
+            for did, prepared in zip(on_air, got[1:], strict=True):
+                if isinstance(prepared, BaseException):
+                    message = self.bus.secrets.redact(str(prepared) or type(prepared).__name__)
+                    log.error("output_resume_failed", session=sid, destination=did, error=message)
+                    self.bus.alert("error", f"output {sid}/{did} could not be resumed: {message}", session=sid,
+                                   destination=did)  # fmt: skip
+                    continue
+                await self._attach(sid, did)
+            log.warning("session_resumed", session=sid, state=state, where=where, outputs=on_air)
+            self.bus.alert("warning", f"session '{sid}' resumed after a restart ({state}) {where}", session=sid)
         except Exception as exc:  # the rest of the event goes on
             message = self.bus.secrets.redact(str(exc) or type(exc).__name__)
             log.error("session_resume_failed", session=sid, error=message)
             self.bus.alert("error", f"session '{sid}' could not be resumed: {message}", session=sid)
+
+    def _cue_now(self, cue: Cue) -> Cue:
+        """A cue handed over after its time: a clip starts as far in as the time gone by, so the
+        programme is where it would have been (a resumed clip carries on at its offset)."""
+        elapsed = (self.clock.now() - cue.at).total_seconds()
+        if elapsed <= 0 or cue.video.clip_path is None:
+            return cue
+        return replace(cue, video=replace(cue.video, clip_offset_s=cue.video.clip_offset_s + elapsed))
 
     def _output(self, sid: str, dest: Destination, prepared: PreparedDestination) -> OutputSpec:
         return OutputSpec(
@@ -291,6 +361,7 @@ class Runner:
     # ------------------------------------------------------------------ execution
 
     async def _execute(self, action: Action) -> None:
+        self._begun.add(action.id)
         for dep in action.after:
             event = self._finished.get(dep)
             if event is not None:  # a dependency outside the plan (--only) does not hold us
@@ -298,6 +369,7 @@ class Runner:
         executed = self.clock.now()
         late_ms = (self.clock.to_wall(executed) - self.due_wall(action)) * 1000
         log.debug("action_start", action=action.id, kind=action.kind.value, late_ms=round(late_ms, 1))
+        self._journal.begin(action.id, executed.isoformat())
         self.bus.publish(ActionStarted(action, executed, late_ms))
         detail: Mapping[str, Any]
         try:
@@ -328,6 +400,11 @@ class Runner:
         self._journal.record_state(session_id, state.value, at.isoformat())
         self.bus.publish(SessionStateChanged(session_id, state, at))
 
+    async def _prepare_media(self, sid: str) -> list[str]:
+        problems = await self._media.prepare(self.plan.cue_sheets[sid])
+        self._media_ready.add(sid)
+        return problems
+
     async def _prepare_broadcast(self, the_id: str, sid: str, did: str) -> PreparedDestination:
         """Ask the destination's platform for the session's ingest (idempotent on the action id)."""
         prepared = await self._platforms[did].prepare(the_id, self.schedule.session(sid), self._destinations[did])
@@ -357,12 +434,15 @@ class Runner:
         kind = action.kind
         if kind == ActionKind.PREPARE_MEDIA:
             self._move(sid, SessionState.PREPARING)
-            problems = await self._media.prepare(self.plan.cue_sheets[sid])
+            problems = await self._prepare_media(sid)
             for problem in problems:
                 self.bus.alert("warning", problem, session=sid)
             return {"problems": problems}
         if kind == ActionKind.START_PROGRAMME:
             self._move(sid, SessionState.STANDBY)
+            if sid not in self._media_ready:
+                # Prepared by a process that was killed since: the preparation died with it.
+                await self._prepare_media(sid)
             await self._media.start(sid)
             return None
         if kind == ActionKind.ON_AIR:
@@ -370,7 +450,7 @@ class Runner:
             return None
         if kind == ActionKind.CUE:
             assert action.cue is not None
-            self._media.arm(sid, action.cue)
+            self._media.arm(sid, self._cue_now(action.cue))
             return {"armed_ahead_s": self.settings.cue_arm_lead_s}
         if kind == ActionKind.STOP_PROGRAMME:
             reports = await self._media.stop(sid)
@@ -406,9 +486,87 @@ class Runner:
                 self.bus.publish(
                     OutputDetached(sid, did, self.clock.now(), report.frames, report.bytes, tuple(report.errors))
                 )
+                if report.errors:  # e.g. a full disk, a lost ingest: said once more, where operators look
+                    trouble = "; ".join(self.bus.secrets.redact(e) for e in report.errors[:3])
+                    more = f" (and {len(report.errors) - 3} more)" if len(report.errors) > 3 else ""
+                    self.bus.alert("warning", f"output {sid}/{did} had trouble: {trouble}{more}", session=sid,
+                                   destination=did)  # fmt: skip
             await platform.end(action.id, session, dest)
             return {"frames": report.frames, "bytes": report.bytes, "errors": report.errors} if report else None
         raise ValueError(f"{action.id}: no action of kind {kind}")
+
+    # ------------------------------------------------------------------ live edits
+
+    def check_reload(self, new_plan: Plan, schedule: Schedule | None = None) -> ReloadResult:
+        """What `reload` would do, without doing it: the diff, and why it would be refused."""
+        diff = diff_plans(self.plan, new_plan)
+        return ReloadResult(diff, applied=False, refused=tuple(self._refusals(diff, schedule)))
+
+    async def reload(self, new_plan: Plan, schedule: Schedule | None = None) -> ReloadResult:
+        """Replace the plan being run by an edited one, all or nothing, never disturbing what is on
+        air: an action that has begun (or finished) must stay as it is, a session on stand-by or on
+        air cannot be removed, and a destination the run was not wired for cannot appear. Within
+        those rules, added actions are scheduled (or, if already due, handled as missed), removed
+        ones unscheduled, changed ones rescheduled. The control API and `summit reload` call this."""
+        async with self._reload_lock:
+            result = self.check_reload(new_plan, schedule)
+            if result.refused:
+                log.warning("plan_reload_refused", reasons=list(result.refused))
+                return result
+            if result.diff.empty:
+                log.info("plan_reload_unchanged")
+                return ReloadResult(result.diff, applied=True)
+            self._apply_reload(result.diff, new_plan, schedule)
+            lines = result.diff.lines()
+            log.info("plan_reloaded", added=len(result.diff.added), removed=len(result.diff.removed),
+                     changed=len(result.diff.changed), diff=lines)  # fmt: skip
+            self.bus.alert("info", f"plan reloaded: {len(lines)} change(s)")
+            return ReloadResult(result.diff, applied=True)
+
+    def _refusals(self, diff: PlanDiff, schedule: Schedule | None) -> list[str]:
+        out: list[str] = ["the run is over: nothing is left to change"] if self._over and not diff.empty else []
+        touched = [c.old for c in diff.changed] + list(diff.removed)
+        for action in touched:
+            if action.id in self._begun or self._journal.done(action.id):
+                out.append(f"{action.id} has already run or is running: it cannot change")
+        for sid in diff.sessions_removed:
+            machine = self._machines.get(sid)
+            if machine is not None and machine.state in _ON_AIR:
+                out.append(f"session '{sid}' is {machine.state.value}: it cannot be removed while its media runs")
+        for did in sorted({a.destination for a in diff.added if a.destination is not None} - set(self._platforms)):
+            out.append(f"destination '{did}' was not wired when the run started: restart `summit run` to add it")
+        if schedule is not None and schedule.event.id != self.schedule.event.id:
+            out.append(f"the edited schedule is for event '{schedule.event.id}', the run is '{self.schedule.event.id}'")
+        return list(dict.fromkeys(out))
+
+    def _apply_reload(self, diff: PlanDiff, new_plan: Plan, schedule: Schedule | None) -> None:
+        """Apply a diff `_refusals` accepted; synchronous, so no job runs half-way through it."""
+        scheduler = self._scheduler
+        running = scheduler is not None and self._all_done is not None
+        for action in diff.removed:
+            if running and scheduler is not None and scheduler.get_job(action.id) is not None:
+                scheduler.remove_job(action.id)
+            self._finished.pop(action.id, None)
+        if schedule is not None:
+            self.schedule = schedule
+        self.plan = new_plan
+        for sid in diff.sessions_added:
+            self._machines.setdefault(sid, SessionMachine(sid))
+        # The view keeps its results and learns the new plan (and so does every other observer).
+        self.bus.publish(RunStarted(self.schedule.event.id, new_plan, dict(self._destinations), self.clock.now()))
+        if not running:
+            return  # run() schedules the whole new plan when it starts
+        now_wall = self.clock.to_wall(self.clock.now())
+        missed: list[Action] = []
+        for action in [c.new for c in diff.changed] + list(diff.added):
+            self._finished.setdefault(action.id, asyncio.Event())
+            if self.due_wall(action) < now_wall - 0.25:
+                missed.append(action)
+            else:
+                self._schedule_job(action)
+        for action in self._missed(missed):
+            self._spawn(self._execute(action))
+        self._check_all_done()
 
     # ------------------------------------------------------------------ receipts
 
@@ -423,6 +581,11 @@ class Runner:
         """The frame a cue really took effect on is its execution: journal that, tell observers."""
         action = next((a for a in self.plan.actions if a.id == applied.cue_id), None)
         if action is None:
+            return
+        if applied.cue_id in self._rearmed:
+            # Taken again after a restart: the as-run keeps the frame it first took effect on.
+            self._rearmed.discard(applied.cue_id)
+            log.info("cue_resumed_on_frame", action=applied.cue_id, frame_index=applied.frame_index)
             return
         err_ms = (applied.applied_wall - self.clock.to_wall(applied.scheduled)) * 1000
         detail: dict[str, Any] = {"frame_index": applied.frame_index, "applied": "on_frame"}
