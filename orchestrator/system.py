@@ -19,18 +19,22 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import structlog
 
 from orchestrator.clock import Clock
 from orchestrator.engine.events import AlertRaised, EventBus, LogObserver, Observer, RunEvent
 from orchestrator.engine.journal import SqliteJournal
+from orchestrator.engine.ports import ReturnFeeds
 from orchestrator.engine.runner import Runner, RunnerSettings
 from orchestrator.engine.view import RunSnapshot
 from orchestrator.media.live import RemoteSourceRegistry
 from orchestrator.media.plane import AvMediaPlane
 from orchestrator.media.settings import MediaSettings
 from orchestrator.outputs import Outputs, OutputsContext, Recordings
+from orchestrator.participants.service import Participants
+from orchestrator.participants.settings import ParticipantSettings
 from orchestrator.planning.plan import Plan, PlanSettings, plan
 from orchestrator.redaction import Secrets
 from orchestrator.schedule.model import Schedule
@@ -46,6 +50,8 @@ class SystemSettings:
     only: frozenset[str] = frozenset()  # run only these sessions (empty: all)
     media: MediaSettings = field(default_factory=MediaSettings)
     runner: RunnerSettings = field(default_factory=RunnerSettings)
+    # people joining by their links (None: nobody can join; remote segments show their fallback)
+    participants: ParticipantSettings | None = None
 
 
 def make_plan(schedule: Schedule, settings: SystemSettings) -> Plan:
@@ -66,6 +72,7 @@ class System:
     runner: Runner
     outputs: Outputs
     stack: AsyncExitStack
+    participants: Participants | None = None
     dashboard_url: str | None = None
 
     def subscribe(self, observer: Observer) -> Callable[[], None]:
@@ -80,7 +87,12 @@ class System:
             self.schedule, self.clock, secrets=self.secrets, plan=self.plan, destinations=self.runner.destinations
         )
         self.subscribe(hub)
-        web_runner, url = await serve_dashboard(hub, host=host, port=port)
+        extensions = []
+        if self.participants is not None:  # the join pages and WHIP on the same server
+            from orchestrator.participants.http import participant_routes
+
+            extensions.append(participant_routes(self.participants))
+        web_runner, url = await serve_dashboard(hub, host=host, port=port, extensions=extensions)
         self.stack.push_async_callback(web_runner.cleanup)
         self.dashboard_url = url
         return url
@@ -140,7 +152,18 @@ async def build_system(
             bus=bus,
             settings=settings.runner,
         )
-        yield System(schedule, the_plan, clock, bus, secrets, journal, media, live, runner, outputs, stack)
+        participants = None
+        if settings.participants is not None:
+            # the media plane gives the return feeds once it implements the ReturnFeeds port
+            feeds = cast(ReturnFeeds, media) if hasattr(media, "return_feed") else None
+            participants = Participants(
+                schedule, the_plan, clock, bus, journal, live, settings.participants, feeds=feeds
+            )
+            participants.start()
+            stack.push_async_callback(participants.close)
+        yield System(
+            schedule, the_plan, clock, bus, secrets, journal, media, live, runner, outputs, stack, participants
+        )
 
 
 def _journal_alerts(journal: SqliteJournal) -> Observer:
