@@ -34,6 +34,7 @@ log = structlog.get_logger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 _ASSETS = {"join.js": "text/javascript", "join.css": "text/css"}
 _MAX_SDP = 64 * 1024
+_ACCESS_ATTR = "__summit_access__"  # orchestrator.web.auth.ACCESS_ATTR
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # status and the two languages' words for each reason a link fails
@@ -51,7 +52,7 @@ _FAILURES: dict[str, tuple[int, str, str]] = {
 
 
 def public(handler: Handler) -> Handler:
-    handler.__summit_access__ = "public"  # what orchestrator.web.auth.public does
+    setattr(handler, _ACCESS_ATTR, "public")  # what orchestrator.web.auth.public does
     return handler
 
 

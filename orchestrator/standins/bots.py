@@ -79,8 +79,12 @@ class CardTrack(MediaStreamTrack):
         except OSError:
             font = ImageFont.load_default()
         draw.text((w // 20, h // 3), name, fill=(255, 255, 255), font=font)
-        planes = VideoFrame.from_ndarray(np.asarray(image), format="rgb24").reformat(format="yuv420p").to_ndarray()
-        self._card = np.ascontiguousarray(planes)
+        planes = (
+            VideoFrame.from_ndarray(np.asarray(image, dtype=np.uint8), format="rgb24")
+            .reformat(format="yuv420p")
+            .to_ndarray()
+        )
+        self._card: np.ndarray[Any, np.dtype[np.uint8]] = np.ascontiguousarray(planes, dtype=np.uint8)
         self._h, self._w = h, w
 
     async def recv(self) -> VideoFrame:
