@@ -85,6 +85,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         outputs=args.outputs,
         rtmp_url=args.rtmp,
         dashboard_port=args.dashboard,
+        participants=args.participants,
     )
     try:
         report = asyncio.run(rehearse(schedule, options))
@@ -211,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rtmp", metavar="URL", help="push every destination to URL/<destination id> on your own server")
     p.add_argument("--dashboard", type=int, metavar="PORT", help="serve the operators' dashboard on 127.0.0.1:PORT")
+    p.add_argument(
+        "--participants",
+        choices=["bots", "external", "none"],
+        default="bots",
+        help="bots: every live speaker and interpreter joins as a bot by their link (default); external: wait for "
+        "people or a browser to join by <run-dir>/links.json; none: nobody joins",
+    )
     p.set_defaults(func=cmd_rehearse)
 
     p = sub.add_parser("run", help="run the event live on the system clock (resumable: the journal remembers)")
@@ -256,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each area adds its own sub-commands (`add_commands(sub)`), so the parser above stays readable.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("orchestrator.cli_participants",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

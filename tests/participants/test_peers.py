@@ -68,6 +68,7 @@ async def test_a_technical_check_loops_the_persons_picture_back(served: Served) 
     pc.addTransceiver(CardTrack("Check"), direction="sendrecv")
     pc.addTransceiver(ToneTrack(), direction="sendrecv")
     got: dict[str, int] = {}
+    readers: list[asyncio.Task[None]] = []
 
     @pc.on("track")
     def on_track(track: object) -> None:
@@ -76,7 +77,7 @@ async def test_a_technical_check_loops_the_persons_picture_back(served: Served) 
                 await track.recv()  # type: ignore[attr-defined]
                 got[track.kind] = got.get(track.kind, 0) + 1  # type: ignore[attr-defined]
 
-        asyncio.ensure_future(read())
+        readers.append(asyncio.ensure_future(read()))
 
     await pc.setLocalDescription(await pc.createOffer())
     async with aiohttp.ClientSession() as http:
@@ -91,6 +92,8 @@ async def test_a_technical_check_loops_the_persons_picture_back(served: Served) 
         # a check never reaches the programme
         assert served.live._feed("remote diamond").picture()[0] is None
     await pc.close()
+    for reader in readers:
+        reader.cancel()
 
 
 async def test_interpreters_take_the_booth_in_turn(served: Served) -> None:
