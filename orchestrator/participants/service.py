@@ -339,6 +339,7 @@ class Participants:
         was_live = presence.peer == peer.id
         if was_live:
             presence.peer = None
+            presence.state = "left" if goodbye else "dropped"
         if presence.check_peer == peer.id:
             presence.check_peer = None
         for out in peer.outputs:
@@ -360,10 +361,8 @@ class Participants:
             await tap.close()
         await peer.pc.close()
         log.info("participant_left", person=peer.person, peer=peer.id[:8], purpose=peer.purpose, goodbye=goodbye)
-        if was_live or publish:
-            presence.state = "left" if goodbye else "dropped"
-            if publish:
-                self._update(peer.person, force=True)
+        if publish:
+            self._update(peer.person, force=True)
 
     # ------------------------------------------------------------------ booths
 
