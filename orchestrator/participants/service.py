@@ -220,6 +220,8 @@ class Participants:
             raise JoinError(400, "the offer carries no audio and no video")
         presence = self.presence[claims.person]
         session = self.session_for(claims.person)
+        if self.settings.host_addresses and all(_loopback(a) for a in self.settings.host_addresses):
+            sdp = _loopback_candidates_only(sdp)  # a loopback-only run never answers elsewhere
         pc = RTCPeerConnection(rtc_configuration(self.settings.ice_servers))
         peer = Peer(uuid.uuid4().hex, claims.person, claims.role, purpose, pc, device[:200], whip, session)
         tracks: list[Any] = []
@@ -767,6 +769,21 @@ def _wants_receive(sdp: str, kind: str) -> bool:
         if section.startswith(kind):
             return "a=sendonly" not in section and "a=inactive" not in section
     return False
+
+
+def _loopback(address: str) -> bool:
+    return address == "::1" or address.startswith("127.")
+
+
+def _loopback_candidates_only(sdp: str) -> str:
+    lines = []
+    for line in sdp.splitlines():
+        if line.startswith("a=candidate:"):
+            parts = line.split()
+            if len(parts) > 4 and not _loopback(parts[4]):
+                continue
+        lines.append(line)
+    return "\r\n".join(lines) + "\r\n"
 
 
 def _ignore_result(task: asyncio.Task[None]) -> None:

@@ -53,7 +53,11 @@ async def test_bots_join_by_link_and_reach_the_programme(tmp_path: Path) -> None
     links = run_dir / "links.json"
     assert stat.S_IMODE(links.stat().st_mode) == 0o600
     rows = json.loads(links.read_text())
-    assert {(r["person"], r["role"]) for r in rows} == {("diamond", "speaker"), ("kim", "interpreter"), ("lee", "interpreter")}
+    assert {(r["person"], r["role"]) for r in rows} == {
+        ("diamond", "speaker"),
+        ("kim", "interpreter"),
+        ("lee", "interpreter"),
+    }
     assert all(r["url"].startswith("http://127.0.0.1:") and "/join/" in r["url"] and r["name"] for r in rows)
 
     assert report["summary"]["failed"] == 0

@@ -191,11 +191,13 @@ function closePeer() {
 async function leave() {
   state.wanted = false;
   const peer = state.peer;
-  closePeer();
   state.peer = null;
+  // say goodbye before closing, so the operators see "left", not "dropped"
+  if (peer) await fetch(base + "/leave", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ peer }) }).catch(() => {});
+  closePeer();
   $("join").hidden = false; $("check").hidden = false; $("leave").hidden = true;
   text("connection", "not connected");
-  if (peer) await fetch(base + "/leave", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ peer }) });
 }
 
 async function sendStats() {
