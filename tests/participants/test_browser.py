@@ -112,3 +112,20 @@ async def test_chromium_technical_check_loops_the_picture_back(served: Served, b
     await page.wait_for_function("document.getElementById('remote').videoWidth > 0", timeout=20000)
     await until(lambda: served.participants.presence["diamond"].state == "checking", timeout=10)
     assert served.live._feed("remote diamond").picture()[0] is None  # a check is not on the programme
+
+
+async def test_chromium_reconnects_with_a_new_peer_after_a_blip(served: Served, browser: object) -> None:
+    page = await browser.new_page()  # type: ignore[attr-defined]
+    await page.goto(served.url("diamond"))
+    await page.wait_for_function("!document.getElementById('join').disabled", timeout=15000)
+    await page.get_by_role("button", name=re.compile("Join")).click()
+    presence = served.participants.presence["diamond"]
+    await until(lambda: presence.state == "green_room", timeout=20)
+    first = presence.peer
+    assert first is not None
+    # the network blips: the server's side of the connection is gone, the page is not told why
+    await served.participants._end(served.participants.peers[first], goodbye=False)
+    await until(lambda: presence.peer not in (None, first) and presence.state == "green_room", timeout=30)
+    feed = served.live._feed("remote diamond")
+    await until(lambda: feed.picture()[1] < 0.2, timeout=10)
+    assert await page.evaluate("window.summit.peer") == presence.peer

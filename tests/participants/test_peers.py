@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import aiohttp
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -119,3 +120,38 @@ async def test_interpreters_take_the_booth_in_turn(served: Served) -> None:
         await lee.leave(http)
     booths = [e for e in served.events if isinstance(e, BoothChanged)]
     assert [e.on_duty for e in booths if e.on_duty] and {"kim", "lee"} <= {e.on_duty for e in booths}
+
+
+async def test_the_green_room_gets_tally_countdown_and_text(served: Served) -> None:
+    from orchestrator.engine.events import AlertRaised, CueTaken
+
+    p = served.participants
+    sid, cue = p.next_cue("diamond") or ("", None)
+    assert cue is not None
+    async with aiohttp.ClientSession() as http:
+        bot = Bot("diamond", "Jared Diamond", "speaker", served.url("diamond"))
+        await bot.join(http)
+        async with http.ws_connect(served.url("diamond") + "/events") as ws:
+            await ws.send_json({"type": "hello"})
+            hello = await ws.receive_json(timeout=5)
+            assert hello["type"] == "status" and hello["tally"] == "" and hello["cue_in_s"] > 3000
+            served.clock.advance(cue.at - served.clock.now() - timedelta(minutes=2))
+            assert p.status("diamond")["tally"] == "STAND BY"
+            assert abs(p.status("diamond")["cue_in_s"] - 120) < 1
+            await until(lambda: p.presence["diamond"].state == "green_room")
+            served.clock.advance(timedelta(minutes=2))
+            p.observe(CueTaken(cue.id, sid, cue.at, cue.at, 0.0, 1))
+            assert p.presence["diamond"].state == "on_air" and p.status("diamond")["tally"] == "ON AIR"
+            while (m := await ws.receive_json(timeout=5))["type"] != "status" or m["tally"] != "ON AIR":
+                pass
+            await ws.send_json({"type": "chat", "text": "Can you hear me?"})
+            while (m := await ws.receive_json(timeout=5))["type"] != "chat":
+                pass
+            assert m["from"] == "Jared Diamond" and m["text"] == "Can you hear me?"
+            p.say("Yes, you are on in 10 s", sender="operator", person="diamond")
+            while (m := await ws.receive_json(timeout=5))["type"] != "chat":
+                pass
+            assert m["from"] == "operator"
+        await bot.leave(http)
+    alerts = [e for e in served.events if isinstance(e, AlertRaised)]
+    assert any("Can you hear me?" in a.message and "Jared Diamond" in a.message for a in alerts)
