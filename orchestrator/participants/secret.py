@@ -12,6 +12,7 @@ import yaml
 from pydantic import SecretStr
 
 from orchestrator.links import MIN_SECRET_BYTES
+from orchestrator.participants.settings import ParticipantSettings
 
 LINK_SECRET_ENV = "SUMMIT_LINK_SECRET"
 SECRETS_FILE_ENV = "SUMMIT_SECRETS_FILE"
@@ -50,3 +51,13 @@ def load_link_secret(secrets_file: Path | str | None = None) -> SecretStr:
     if len(value.encode("utf-8")) < MIN_SECRET_BYTES:
         raise LinkSecretError(f"the link secret ({source}) must be at least {MIN_SECRET_BYTES} bytes")
     return SecretStr(value)
+
+
+def live_participant_settings(secrets_file: Path | str | None = None) -> ParticipantSettings | None:
+    """The settings of a live run: people can join when a link secret is configured (None when
+    none is; a live run without one simply has nobody joining)."""
+    try:
+        secret = load_link_secret(secrets_file)
+    except LinkSecretError:
+        return None
+    return ParticipantSettings(link_secret=secret)

@@ -37,7 +37,7 @@ from orchestrator.engine.events import (
     SessionStateChanged,
 )
 from orchestrator.engine.ports import Journal, LiveIngest, ReturnFeeds
-from orchestrator.links import LinkClaims, LinkSigner, Person, Role, people
+from orchestrator.links import LinkClaims, LinkError, LinkSigner, Person, Role, people
 from orchestrator.participants.book import LinkBook
 from orchestrator.participants.ice import gather_host_addresses, rtc_configuration
 from orchestrator.participants.settings import ParticipantSettings
@@ -207,8 +207,6 @@ class Participants:
     def verify(self, token: str) -> LinkClaims:
         claims = self.book.verify(token)
         if claims.person not in self.presence:
-            from orchestrator.links import LinkError
-
             raise LinkError("revoked", "this join link names nobody who takes part in this event")
         return claims
 
@@ -527,13 +525,14 @@ class Participants:
         if age > limit:
             return "dropped"
         if peer.role == "speaker":
-            return "on_air" if peer.session and self._on_air.get(peer.session) == peer.person else "green_room"
+            return "on_air" if peer.person in self._on_air.values() else "green_room"
         duty = self.duty_of(peer.person)
         return "on_air" if duty and duty.on_duty == peer.person else "green_room"
 
-    def _update(self, person: str, *, force: bool = False) -> None:
+    def _update(self, person: str, *, force: bool = False, judge: bool = True) -> None:
+        """Publish the person's state (judged afresh unless `judge` is False: figures only)."""
         presence = self.presence[person]
-        state = self._state_of(presence)
+        state = self._state_of(presence) if judge else presence.state
         if state == presence.state and not force:
             return
         if state != presence.state:
@@ -600,8 +599,15 @@ class Participants:
 
     async def _watch(self) -> None:
         """Every tenth of a second: a state change (a drop, a return) goes out at once."""
+        last = time.monotonic()
         while True:
             await asyncio.sleep(0.1)
+            now = time.monotonic()
+            stalled, last = now - last > 0.25, now
+            if stalled:
+                # our own event loop was held up (a programme opening its outputs, say): the frames
+                # that came meanwhile have not been read yet, so nobody is judged dropped this round
+                continue
             for person in list(self.presence):
                 self._update(person)
 
@@ -614,7 +620,7 @@ class Participants:
                     await self._measure(peer)
             for person, presence in self.presence.items():
                 if presence.peer or presence.check_peer:
-                    self._update(person, force=True)
+                    self._update(person, force=True, judge=False)  # states are the watchdog's
                 elif presence.sockets:
                     self._send(presence, self.status(person))
             for duty in self.duties.values():
