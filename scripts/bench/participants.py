@@ -6,7 +6,9 @@ on a web server, the media plane's live registry, and one programme with KO + EN
 showing the first participant on air) and the senders (N aiortc peers, 640x360 at 30 fps with a
 tone, joining by their real links over HTTP, in their own process so their CPU is not counted).
 Once all have joined, the programme runs `--seconds`; it is real time when every frame was made
-(no output short of frames) and at most 1 % came later than one frame interval.
+(no output short of frames), media seconds per wall second ≥ 0.97 (start-up included) and at most
+10 % of the frames came later than one frame interval (late frames are caught up, not lost; the
+load average is printed with each run, since this machine is shared).
 `cpu_s_per_participant_s` = (orchestrator CPU with N − with 0) / (N × seconds), at the largest N
 that stayed real time. The senders share this 2-core machine with the orchestrator (and with
 whatever else runs on it), so a count is capped by the machine, not only by the orchestrator.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,6 +33,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 SECRET = "bench-link-secret-0123456789abcdef"
+REALTIME_FACTOR = 0.97  # media seconds made per wall second, start-up included
+LATE_PCT = 10.0  # frames made more than one frame interval late (they are caught up, not lost)
 
 
 def schedule_yaml(n: int, start: datetime) -> str:
@@ -42,6 +47,10 @@ def schedule_yaml(n: int, start: datetime) -> str:
 event: {{id: bench, name: Bench, timezone: UTC}}
 speakers:
 {speakers}
+interpreters:
+  - {{id: i0, name: Interpreter A, languages: [ko, en]}}
+booths:
+  - {{id: b, languages: [ko, en], interpreters: [i0]}}
 destinations:
   - {{id: rec-ko, kind: file, language: ko}}
   - {{id: rec-en, kind: file, language: en}}
@@ -52,6 +61,7 @@ sessions:
     end: {end.isoformat()}
     floor_language: en
     outputs: [rec-ko, rec-en]
+    booths: [b]
     rundown:
 {rundown}
 """
@@ -100,7 +110,7 @@ async def orchestrator(n: int, seconds: float) -> None:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    links = [link.url(base) for _, link in participants.book.links()][:n]
+    links = [link.url(base) for p, link in participants.book.links() if p.role == "speaker"][:n]
     print("READY " + json.dumps(links), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)  # the senders have joined
@@ -209,10 +219,14 @@ def measure(n: int, seconds: float) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             sender.kill()
     expected = int(seconds * 30)
+    result["realtime_factor"] = round(result["frames"] / 30 / result["wall_s"], 3)
+    result["late_pct"] = round(100 * result["late_frames"] / max(1, result["frames"]), 1)
+    result["load_avg"] = os.getloadavg()[0]
     result["realtime"] = (
         result["error"] is None
         and min(result["output_frames"]) >= expected - 2
-        and result["late_frames"] <= 0.01 * result["frames"]
+        and result["realtime_factor"] >= REALTIME_FACTOR
+        and result["late_pct"] <= LATE_PCT
         and result["connected_at_end"] >= n
     )
     return result
