@@ -205,7 +205,12 @@ class Participants:
     # ------------------------------------------------------------------ joining
 
     def verify(self, token: str) -> LinkClaims:
-        claims = self.book.verify(token)
+        try:
+            claims = self.book.verify(token)
+        except LinkError:
+            raise
+        except (TypeError, ValueError):  # e.g. a MAC with characters no token has
+            raise LinkError("malformed", "this is not a join link") from None
         if claims.person not in self.presence:
             raise LinkError("revoked", "this join link names nobody who takes part in this event")
         return claims

@@ -45,6 +45,8 @@ async def test_wrong_links_get_a_bilingual_page_with_a_4xx(served: Served) -> No
         (other_event.token, 403),
         (forged.token, 403),
         ("x" * 5000, 404),
+        (good.split(".")[0] + ".%C3%A9%E2%82%AC", 404),  # characters no token has
+        ("%00.%00", 403),
     ]:
         got, text = await _status_and_text(f"{served.base_url}/join/{token}")
         assert got == status, token
