@@ -256,17 +256,23 @@ def main() -> None:
     base = results[0]["cpu_s"]
     held = [r for r in results if r["n"] and r["realtime"]]
     best = held[-1] if held else None
+    costed = best or next((r for r in reversed(results) if r["n"]), None)
     print(
         json.dumps(
             {
                 "bench": "participants",
                 "seconds": args.seconds,
                 "participants_max_realtime": best["n"] if best else 0,
-                "cpu_s_per_participant_s": round((best["cpu_s"] - base) / (best["n"] * args.seconds), 4)
-                if best
+                # at the largest count held (or, when none was, the last one measured)
+                "cpu_s_per_participant_s": round((costed["cpu_s"] - base) / (costed["n"] * args.seconds), 4)
+                if costed
                 else None,
                 "runs": [
-                    {k: r[k] for k in ("n", "cpu_s", "late_frames", "output_frames", "realtime")} for r in results
+                    {
+                        k: r[k]
+                        for k in ("n", "cpu_s", "realtime_factor", "late_pct", "output_frames", "load_avg", "realtime")
+                    }
+                    for r in results
                 ],
             }
         )
