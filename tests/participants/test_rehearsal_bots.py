@@ -75,3 +75,32 @@ async def test_bots_join_by_link_and_reach_the_programme(tmp_path: Path) -> None
     first = shown.index(True)
     gap = shown.index(False, first)  # the drop: the programme shows the backup …
     assert True in shown[gap:], shown  # … and comes back to the speaker by itself
+
+
+async def test_bot_mayors_reach_the_platforms_through_nginx_rtmp(tmp_path: Path) -> None:
+    """The mayors' meeting through the real adapters, the emulators and nginx-rtmp: each remote
+    mayor joins as a bot and their picture is in what the platforms received."""
+    from orchestrator.standins.nginx import RtmpServer
+    from tests.conftest import ROOT
+
+    if not RtmpServer.available():
+        pytest.skip("nginx with the rtmp module is not installed")
+    schedule = load_schedule(ROOT / "schedules" / "cac-2020.yaml")
+    report = await rehearse(
+        schedule,
+        RehearsalOptions(
+            speed=240,
+            only={"mayors-meeting"},
+            run_dir=tmp_path / "run",
+            media_dir=tmp_path / "media",
+            progress=False,
+            outputs="platforms",
+            participants="bots",
+        ),
+    )
+    assert report["outputs_mode"] == "platforms" and report["summary"]["failed"] == 0
+    people = {p["person"]: p for p in report["participants"]}
+    for mayor in ("mayor-budapest", "mayor-tel-aviv", "mayor-buenos-aires"):
+        assert people[mayor]["joins"] >= 1 and people[mayor]["on_air_s"] > 120, people[mayor]
+    received = next(o["path"] for o in report["outputs"] if o["destination"] == "yt-en")
+    assert sum(_card_shown(received)) >= 6  # 3 s or more of the mayors' own pictures, read back
