@@ -129,3 +129,22 @@ async def test_chromium_reconnects_with_a_new_peer_after_a_blip(served: Served, 
     feed = served.live._feed("remote diamond")
     await until(lambda: feed.picture()[1] < 0.2, timeout=10)
     assert await page.evaluate("window.summit.peer") == presence.peer
+
+
+async def test_chromium_interpreter_page_has_the_booth(served: Served, browser: object) -> None:
+    page = await browser.new_page()  # type: ignore[attr-defined]
+    await page.goto(served.url("kim"))
+    await page.wait_for_function("!document.getElementById('join').disabled", timeout=15000)
+    assert await page.is_visible("#booth")
+    await page.get_by_role("button", name=re.compile("Join")).click()
+    duty = served.participants.duties["ko-en"]
+    await until(lambda: duty.on_duty == "kim" and served.participants.presence["kim"].state == "on_air", timeout=20)
+    await until(lambda: served.live._feed("booth ko-en").sound_age() < 0.3, timeout=10)
+    await page.wait_for_function("document.getElementById('on-duty').textContent.includes('you')", timeout=10000)
+    await page.get_by_role("button", name=re.compile("Microphone off")).click()
+    await until(lambda: duty.mic_open is False, timeout=10)
+    await page.get_by_role("button", name=re.compile("Microphone on")).click()
+    await until(lambda: duty.mic_open is True, timeout=10)
+    await page.fill("#line", "booth check")
+    await page.get_by_role("button", name=re.compile("Send")).click()
+    await page.wait_for_function("document.getElementById('messages').textContent.includes('booth check')")
