@@ -281,7 +281,7 @@ class Participants:
         return peer
 
     def answer(self, peer: Peer) -> str:
-        return str(peer.pc.localDescription.sdp)
+        return _start_bitrate(str(peer.pc.localDescription.sdp))
 
     async def leave(self, peer_id: str) -> bool:
         peer = self.peers.get(peer_id)
@@ -780,6 +780,31 @@ def _wants_receive(sdp: str, kind: str) -> bool:
         if section.startswith(kind):
             return "a=sendonly" not in section and "a=inactive" not in section
     return False
+
+
+START_KBPS = 1500  # Chromium otherwise starts video at ~300 kb/s and climbs for 30 s (REMB only)
+
+
+def _start_bitrate(sdp: str) -> str:
+    """Hint the browser's starting video bitrate (`x-google-start-bitrate` on each video codec's
+    fmtp; other browsers ignore it)."""
+    out: list[str] = []
+    video, pts = False, []
+    lines = sdp.splitlines()
+    for line in lines:
+        if line.startswith("m="):
+            video = line.startswith("m=video")
+        if video and line.startswith("a=rtpmap:") and (" VP8/" in line or " H264/" in line):
+            pts.append(line.split(":", 1)[1].split()[0])
+    for line in lines:
+        if line.startswith("a=fmtp:") and line.split(":", 1)[1].split()[0] in pts:
+            line = f"{line};x-google-start-bitrate={START_KBPS}"
+        out.append(line)
+        if line.startswith("a=rtpmap:"):
+            pt = line.split(":", 1)[1].split()[0]
+            if pt in pts and not any(ln.startswith(f"a=fmtp:{pt} ") for ln in lines):
+                out.append(f"a=fmtp:{pt} x-google-start-bitrate={START_KBPS}")
+    return "\r\n".join(out) + "\r\n"
 
 
 def _loopback(address: str) -> bool:
