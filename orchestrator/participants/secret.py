@@ -12,7 +12,7 @@ import yaml
 from pydantic import SecretStr
 
 from orchestrator.links import MIN_SECRET_BYTES
-from orchestrator.participants.settings import ParticipantSettings
+from orchestrator.participants.settings import IceServer, ParticipantSettings
 
 LINK_SECRET_ENV = "SUMMIT_LINK_SECRET"
 SECRETS_FILE_ENV = "SUMMIT_SECRETS_FILE"
@@ -53,6 +53,42 @@ def load_link_secret(secrets_file: Path | str | None = None) -> SecretStr:
     return SecretStr(value)
 
 
+def load_ice_servers(secrets_file: Path | str | None = None) -> tuple[IceServer, ...]:
+    """STUN/TURN servers from the secrets file's `ice_servers` (TURN credentials are secrets):
+    a list of {urls: [...] or "…", username, credential}. None configured: host candidates only."""
+    path = (
+        Path(secrets_file)
+        if secrets_file
+        else (Path(os.environ[SECRETS_FILE_ENV]) if os.environ.get(SECRETS_FILE_ENV) else None)
+    )
+    if path is None or not path.exists():
+        return ()
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError):
+        raise LinkSecretError(f"cannot read ice_servers from {path}") from None
+    entries = data.get("ice_servers") if isinstance(data, dict) else None
+    servers: list[IceServer] = []
+    for i, entry in enumerate(entries or []):
+        urls = entry.get("urls") if isinstance(entry, dict) else None
+        if isinstance(urls, str):
+            urls = [urls]
+        if not urls or not all(
+            isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns") for u in urls
+        ):
+            raise LinkSecretError(f"{path}: ice_servers[{i}] needs urls starting stun:, stuns:, turn: or turns:")
+        credential = entry.get("credential")
+        servers.append(
+            IceServer(
+                urls=tuple(urls),
+                username=str(entry["username"]) if entry.get("username") else None,
+                credential=SecretStr(str(credential)) if credential else None,
+            )
+        )
+    return tuple(servers)
+
+
 def live_participant_settings(secrets_file: Path | str | None = None) -> ParticipantSettings | None:
     """The settings of a live run: people can join when a link secret is configured (None when
     none is; a live run without one simply has nobody joining)."""
@@ -60,4 +96,4 @@ def live_participant_settings(secrets_file: Path | str | None = None) -> Partici
         secret = load_link_secret(secrets_file)
     except LinkSecretError:
         return None
-    return ParticipantSettings(link_secret=secret)
+    return ParticipantSettings(link_secret=secret, ice_servers=load_ice_servers(secrets_file))

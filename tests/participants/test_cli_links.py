@@ -81,3 +81,30 @@ def test_revoke_changes_the_persons_link(
     assert "--journal" in capsys.readouterr().err
     assert main(["links", SCHEDULE, "--journal", str(journal), "--revoke", "nobody"]) == 2
     assert "'nobody' has no link" in capsys.readouterr().err
+
+
+def test_live_settings_take_the_ice_servers_from_the_secrets_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.participants.ice import rtc_configuration
+    from orchestrator.participants.secret import LinkSecretError, live_participant_settings
+
+    monkeypatch.delenv("SUMMIT_LINK_SECRET", raising=False)
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text(
+        f"link_secret: {SECRET}\n"
+        "ice_servers:\n"
+        "  - {urls: 'stun:stun.example.org:3478'}\n"
+        "  - {urls: ['turns:turn.example.org:443?transport=tcp'], username: guest, credential: turn-pass}\n"
+    )
+    settings = live_participant_settings(secrets)
+    assert settings is not None and len(settings.ice_servers) == 2
+    assert "turn-pass" not in repr(settings)  # the TURN credential is a secret
+    config = rtc_configuration(settings.ice_servers)
+    assert config.iceServers[1].credential == "turn-pass" and config.iceServers[0].urls == [
+        "stun:stun.example.org:3478"
+    ]
+    secrets.write_text(f"link_secret: {SECRET}\nice_servers: [{{urls: 'http://nope'}}]\n")
+    with pytest.raises(LinkSecretError, match=r"ice_servers\[0\]"):
+        live_participant_settings(secrets)
+    assert live_participant_settings(tmp_path / "missing.yaml") is None
