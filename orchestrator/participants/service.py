@@ -187,6 +187,11 @@ class Participants:
             loop.create_task(self._watch(), name="participants watchdog"),
             loop.create_task(self._figures(), name="participants figures"),
         ]
+        # the dashboard lists everyone expected from the start, joined or not
+        for person in self.presence:
+            self._update(person, force=True)
+        for duty in self.duties.values():
+            self._publish_booth(duty)
         log.info("participants_started", people=len(self.presence), booths=len(self.duties))
 
     async def close(self) -> None:
