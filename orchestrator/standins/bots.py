@@ -199,35 +199,36 @@ class BotPart:
 def plan_parts(
     schedule: Schedule, plan: Plan, clock: Clock, links: list[tuple[Person, Link]], base_url: str
 ) -> list[BotPart]:
-    """Each bot's part in a run: speakers from their first remote cue to the end of their last
-    remote segment, interpreters over their booth's sessions. The speaker with the longest remote
-    segment (in wall time) drops halfway through it."""
-    spans: dict[str, list[tuple[datetime, datetime]]] = {}
-    for sheet in plan.cue_sheets.values():
+    """Each bot's parts in a run, one per session: speakers from their first remote cue to the end
+    of their last remote segment in it, interpreters over the session of their booth. The speaker
+    with the longest remote segment (in wall time) drops halfway through it."""
+    spans: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}  # (person, session) → spans
+    sessions = {s.id: s for s in schedule.sessions}
+    booths = {b.id: b for b in schedule.booths}
+    longest: tuple[float, str, datetime] | None = None
+    for sid, sheet in plan.cue_sheets.items():
         cues = list(sheet.cues)
         for i, cue in enumerate(cues):
             if cue.video.kind == VideoKind.REMOTE and cue.video.speaker_id:
                 end = cues[i + 1].at if i + 1 < len(cues) else sheet.end
-                spans.setdefault(cue.video.speaker_id, []).append((cue.at, end))
-        sessions = {s.id: s for s in schedule.sessions}
-        for booth in sessions[sheet.session_id].booths:
-            for b in schedule.booths:
-                if b.id == booth:
-                    for who in b.interpreters:
-                        spans.setdefault(who, []).append((sheet.start, sheet.end))
-    longest: tuple[float, str, datetime] | None = None
-    for who, items in spans.items():
-        for start, end in items:
-            wall = clock.to_wall(end) - clock.to_wall(start)
-            if any(p.id == who and p.role == "speaker" for p, _ in links) and (longest is None or wall > longest[0]):
-                longest = (wall, who, start + (end - start) / 2)
+                spans.setdefault((cue.video.speaker_id, sid), []).append((cue.at, end))
+                wall = clock.to_wall(end) - clock.to_wall(cue.at)
+                if longest is None or wall > longest[0]:
+                    longest = (wall, cue.video.speaker_id, cue.at + (end - cue.at) / 2)
+        for booth_id in sessions[sheet.session_id].booths:
+            for who in booths[booth_id].interpreters if booth_id in booths else []:
+                spans.setdefault((who, sid), []).append((sheet.start, sheet.end))
+    by_person = {p.id: (p, link) for p, link in links}
     parts = []
-    for person, link in links:
-        mine = spans.get(person.id)
-        if not mine:
+    for (who, _sid), mine in sorted(spans.items(), key=lambda item: min(s for s, _ in item[1])):
+        if who not in by_person:
             continue
-        drop_at = longest[2] if longest and longest[1] == person.id and longest[0] >= 3.0 else None
-        parts.append(BotPart(person, link.url(base_url), min(s for s, _ in mine), max(e for _, e in mine), drop_at))
+        person, link = by_person[who]
+        start, end = min(s for s, _ in mine), max(e for _, e in mine)
+        drop_at = None
+        if longest and longest[1] == who and longest[0] >= 3.0 and start <= longest[2] < end:
+            drop_at = longest[2]
+        parts.append(BotPart(person, link.url(base_url), start, end, drop_at))
     return parts
 
 
@@ -239,7 +240,7 @@ class BotCrew:
         self.clock = clock
         self.lead_s = lead_s
         self.drop_for_s = drop_for_s
-        self.bots: dict[str, Bot] = {}
+        self.bots: set[Bot] = set()  # those connected now
         self.errors: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
@@ -259,7 +260,7 @@ class BotCrew:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(bot.leave(self._http) for bot in self.bots.values()), return_exceptions=True)
+        await asyncio.gather(*(bot.leave(self._http) for bot in self.bots), return_exceptions=True)
         if self._http is not None:
             await self._http.close()
 
@@ -279,7 +280,7 @@ class BotCrew:
             self.errors.append(str(exc))
             log.warning("bot_join_failed", person=p.id, error=str(exc))
             return
-        self.bots[p.id] = bot
+        self.bots.add(bot)
         if part.drop_at is not None:
             await self._sleep_until(part.drop_at)
             bot.drop()
@@ -288,4 +289,4 @@ class BotCrew:
         await self._sleep_until(part.leave_at)
         await asyncio.sleep(0.5)
         await bot.leave(self._http)
-        self.bots.pop(p.id, None)
+        self.bots.discard(bot)
