@@ -34,6 +34,7 @@ from orchestrator.engine.events import (
     EventBus,
     ParticipantChanged,
     RunEvent,
+    RunStarted,
     SessionStateChanged,
 )
 from orchestrator.engine.ports import Journal, LiveIngest, ReturnFeeds
@@ -472,7 +473,12 @@ class Participants:
     # ------------------------------------------------------------------ the run's events
 
     def observe(self, event: RunEvent) -> None:
-        if isinstance(event, CueTaken):
+        if isinstance(event, RunStarted):  # observers that came after start() learn everyone too
+            for person in self.presence:
+                self._update(person, force=True)
+            for duty in self.duties.values():
+                self._publish_booth(duty)
+        elif isinstance(event, CueTaken):
             found = self._cue_by_id.get(event.cue_id)
             if found is None:
                 return
@@ -480,10 +486,9 @@ class Participants:
             before = self._on_air.get(event.session)
             now_on = cue.video.speaker_id if cue.video.kind == VideoKind.REMOTE else None
             self._on_air[event.session] = now_on
-            for person in {before, now_on} - {None}:
-                assert person is not None
-                if person in self.presence:
-                    self._update(person, force=True)
+            for who in (before, now_on):
+                if who is not None and who in self.presence:
+                    self._update(who, force=True)
         elif isinstance(event, SessionStateChanged):
             if event.state in _RUNNING:
                 started = event.session not in self._running
