@@ -38,6 +38,7 @@ from orchestrator.engine.runner import ReloadResult, Runner
 from orchestrator.engine.view import RunSnapshot
 from orchestrator.media import process_writer
 from orchestrator.outputs import PlatformOutputs
+from orchestrator.participants.secret import live_participant_settings
 from orchestrator.platforms.credentials import CredentialsMissing, CredentialStore, SecretsFileError
 from orchestrator.schedule.loader import ScheduleError, parse_schedule_text
 from orchestrator.schedule.model import (
@@ -270,6 +271,9 @@ async def run_live(
         recordings_dir=settings.recordings_dir,
         media_dir=settings.media_dir,
         only=frozenset(only or ()),
+        # People join by link when a link secret is configured (SUMMIT_LINK_SECRET or the secrets
+        # file's link_secret), on the dashboard's server.
+        participants=live_participant_settings(settings.secrets_file),
     )
     async with build_system(schedule, clock or SystemClock(), PlatformOutputs(credentials), system_settings) as system:
         control = ControlEndpoint(system.runner, system_settings, control_file(settings, schedule.event.id))
@@ -277,6 +281,12 @@ async def run_live(
         system.stack.push_async_callback(control.close)
         if dashboard_port is not None:
             print(f"dashboard: {await system.serve_dashboard(dashboard_port, access=access)}", flush=True)
+        elif system.participants is not None:
+            log.warning("participants_need_dashboard", hint="serve --dashboard PORT so speakers can join by link")
+        if system.participants is None:
+            log.info(
+                "participants_off", hint="no link secret: set SUMMIT_LINK_SECRET or link_secret in the secrets file"
+            )
         return await system.run()
 
 

@@ -167,6 +167,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         rtmp_url=args.rtmp,
         dashboard_port=args.dashboard,
         access=access_options(args) if args.dashboard is not None else None,
+        participants=args.participants,
     )
     try:
         report = run_until_signal(rehearse(schedule, options))
@@ -347,6 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dashboard", type=_port, metavar="PORT", help="serve the operators' dashboard on 127.0.0.1:PORT")
     add_access_arguments(p)
+    p.add_argument(
+        "--participants",
+        choices=["bots", "external", "none"],
+        default="bots",
+        help="bots: every live speaker and interpreter joins as a bot by their link (default); external: wait for "
+        "people or a browser to join by <run-dir>/links.json; none: nobody joins",
+    )
     p.set_defaults(func=cmd_rehearse)
 
     p = sub.add_parser("run", help="run the event live on the system clock (resumable: the journal remembers)")
@@ -409,6 +417,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "orchestrator.cli_interchange",
     "orchestrator.cli_control",
     "orchestrator.cli_journal",
+    "orchestrator.cli_participants",
 )
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import secrets
 import signal
 import time
 from collections.abc import Coroutine
@@ -18,9 +21,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
+from pydantic import SecretStr
 
 from orchestrator.clock import CompressedClock, Window
+from orchestrator.links import Link, Person
 from orchestrator.outputs import FileOutputs, Outputs, RtmpRedirectOutputs
+from orchestrator.participants.settings import ParticipantSettings
 from orchestrator.planning.plan import Plan
 from orchestrator.schedule.model import Schedule
 from orchestrator.system import SystemSettings, build_system, make_plan
@@ -107,11 +113,29 @@ class RehearsalOptions:
     rtmp_url: str | None = None
     dashboard_port: int | None = None  # serve the operators' dashboard on 127.0.0.1:PORT (0: any free port)
     access: AccessOptions | None = None  # who may reach it (default: no users, loopback only)
+    # Who joins by link: "bots" (aiortc peers as every live speaker and interpreter, one dropping
+    # mid-segment), "external" (people or a browser, by <run-dir>/links.json), "none" (nobody).
+    participants: str = "bots"
 
 
 class DashboardPortError(Exception):
     def __init__(self, port: int, exc: OSError) -> None:
         super().__init__(f"--dashboard {port}: cannot serve on 127.0.0.1:{port} ({exc.strerror or exc})")
+
+
+def rehearsal_participants() -> ParticipantSettings:
+    """A fresh link secret per rehearsal, and ICE kept on loopback (bots and a local browser)."""
+    return ParticipantSettings(link_secret=SecretStr(secrets.token_urlsafe(32)), host_addresses=("127.0.0.1",))
+
+
+def write_links(links: list[tuple[Person, Link]], base_url: str, path: Path) -> list[tuple[Person, Link]]:
+    """`<run-dir>/links.json`, readable by its owner only: a list of {person, role, name, url}."""
+    rows = [{"person": p.id, "role": p.role, "name": p.name, "url": link.url(base_url)} for p, link in links]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(rows, f, ensure_ascii=False, indent=2)
+    os.chmod(path, 0o600)  # an older file keeps its mode through O_TRUNC
+    return links
 
 
 def default_run_dir(event_id: str) -> Path:
@@ -171,11 +195,14 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions, *, outputs: Ou
         if created:
             log.info("demo_media_ready", created=len(created), media_dir=str(options.media_dir))
 
+    if options.participants not in ("bots", "external", "none"):
+        raise ValueError(f"unknown participants mode '{options.participants}' (use bots, external or none)")
     settings = SystemSettings(
         journal_path=run_dir / "journal.sqlite",
         recordings_dir=run_dir / "recordings",
         media_dir=options.media_dir,
         only=frozenset(options.only),
+        participants=rehearsal_participants() if options.participants != "none" else None,
     )
     the_plan = make_plan(schedule, settings)
     clock = rehearsal_clock(the_plan, options.speed, options.start_in_s, options.gap_s)
@@ -184,12 +211,29 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions, *, outputs: Ou
     async with build_system(
         schedule, clock, outputs or outputs_for(mode, options, run_dir), settings, the_plan=the_plan
     ) as system:
-        if options.dashboard_port is not None:
+        tally = None
+        if system.participants is not None:
+            from orchestrator.report import ParticipantTally
+
+            tally = ParticipantTally()
+            system.subscribe(tally)
+        if options.dashboard_port is not None or system.participants is not None:
+            # people join on the dashboard's server: it runs whenever anyone may join
             try:
-                url = await system.serve_dashboard(options.dashboard_port, access=options.access)
+                url = await system.serve_dashboard(options.dashboard_port or 0, access=options.access)
             except OSError as exc:  # busy or not ours to bind
-                raise DashboardPortError(options.dashboard_port, exc) from None
-            print(f"dashboard: {url}", flush=True)
+                raise DashboardPortError(options.dashboard_port or 0, exc) from None
+            if options.dashboard_port is not None:
+                print(f"dashboard: {url}", flush=True)
+        if system.participants is not None and system.dashboard_url:
+            links = write_links(system.participants.book.links(), system.dashboard_url, run_dir / "links.json")
+            if options.participants == "external":
+                print(f"join links: {run_dir / 'links.json'}", flush=True)
+            else:
+                from orchestrator.standins.bots import BotCrew, plan_parts
+
+                crew = BotCrew(plan_parts(schedule, the_plan, clock, links, system.dashboard_url), clock)
+                await system.stack.enter_async_context(crew)
         log.info(
             "rehearsal_started",
             event_id=schedule.event.id,
@@ -222,6 +266,7 @@ async def rehearse(schedule: Schedule, options: RehearsalOptions, *, outputs: Ou
                 mode=mode,
                 wall_s=wall_s,
                 run_dir=run_dir,
+                participants=tally,
             ),
         )
     report_path = options.report_path or run_dir / "report.json"

@@ -4,12 +4,13 @@ journal, the run's snapshot and the recordings read back."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator.engine.events import AlertRaised
+from orchestrator.engine.events import AlertRaised, FallbackChanged, ParticipantChanged, RunEvent, RunFinished
 from orchestrator.engine.journal import SqliteJournal
 from orchestrator.engine.view import RunSnapshot
 from orchestrator.media.probe import probe
@@ -63,6 +64,101 @@ class AlertEntry(_Model):
     destination: str | None
 
 
+class FallbackEntry(_Model):
+    session: str
+    at: str  # event time the fallback ended (or began, when it never ended)
+    shown: str | None
+    frames: int  # frames the fallback lasted
+    reason: str | None
+    ended: bool
+
+
+class ParticipantEntry(_Model):
+    person: str
+    role: str
+    joins: int
+    drops: int
+    on_air_s: float  # event seconds on air (the programme showed them, or they were the booth on duty)
+    last_state: str
+    device: str | None = None
+    fallbacks: list[FallbackEntry] = []
+
+
+class ParticipantTally:
+    """Folds every `ParticipantChanged` of a run into joins, drops and time on air per person (the
+    snapshot keeps only the latest); subscribe it to the system's bus."""
+
+    _CONNECTED = frozenset({"connecting", "green_room", "on_air", "dropped"})
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, event: RunEvent) -> None:
+        if isinstance(event, RunFinished):
+            for row in self.rows.values():
+                self._close_air(row, event.at)
+            return
+        if not isinstance(event, ParticipantChanged):
+            return
+        row = self.rows.setdefault(
+            event.person,
+            {"role": event.role, "joins": 0, "drops": 0, "on_air_s": 0.0, "state": "not_joined", "since": None},
+        )
+        before = row["state"]
+        if event.state == before:
+            return
+        if event.state in ("connecting", "green_room", "on_air") and before not in self._CONNECTED:
+            row["joins"] += 1
+        if event.state == "dropped":
+            row["drops"] += 1
+        if before == "on_air":
+            self._close_air(row, event.at)
+        if event.state == "on_air":
+            row["since"] = event.at
+        row["state"] = event.state
+        row["device"] = event.device or row.get("device")
+
+    @staticmethod
+    def _close_air(row: dict[str, Any], at: datetime) -> None:
+        if row["since"] is not None:
+            row["on_air_s"] += (at - row["since"]).total_seconds()
+            row["since"] = None
+
+    def entries(self, snapshot: RunSnapshot) -> list[ParticipantEntry]:
+        out = []
+        for person, row in self.rows.items():
+            fallbacks = [
+                FallbackEntry(
+                    session=f.session,
+                    at=f.at.isoformat(),
+                    shown=f.shown,
+                    frames=f.frames,
+                    reason=f.reason,
+                    ended=not f.active,
+                )
+                for f in snapshot.fallbacks
+                if f.person == person and (not f.active or f is _last_of(snapshot, person, f.session))
+            ]
+            out.append(
+                ParticipantEntry(
+                    person=person,
+                    role=row["role"],
+                    joins=row["joins"],
+                    drops=row["drops"],
+                    on_air_s=round(row["on_air_s"], 1),
+                    last_state=row["state"],
+                    device=row.get("device"),
+                    fallbacks=fallbacks,
+                )
+            )
+        return out
+
+
+def _last_of(snapshot: RunSnapshot, person: str, session: str) -> FallbackChanged | None:
+    mine = [f for f in snapshot.fallbacks if f.person == person and f.session == session]
+    return mine[-1] if mine else None
+
+
 class Summary(_Model):
     actions: int
     ok: int
@@ -87,6 +183,7 @@ class RehearsalReport(_Model):
     sessions: list[SessionEntry]
     outputs: list[OutputEntry]
     alerts: list[AlertEntry]
+    participants: list[ParticipantEntry] = []  # only when people could join
 
     def to_json(self) -> dict[str, Any]:
         """The report as written: fields that were never set (an output's codecs before it was
@@ -108,6 +205,7 @@ def build_report(
     mode: str,
     wall_s: float,
     run_dir: Path,
+    participants: ParticipantTally | None = None,
 ) -> RehearsalReport:
     records = {r.id: r for r in journal.actions()}
     actions: list[ActionEntry] = []
@@ -144,7 +242,7 @@ def build_report(
     outputs = [_output(sid, did, recordings.get((sid, did)), mode) for sid, did in sorted(snapshot.outputs)]
     errors = [a.error_ms for a in actions if a.error_ms is not None]
     alerts = [AlertEntry(**_alert(a)) for a in snapshot.alerts]
-    return RehearsalReport(
+    report = RehearsalReport(
         event=schedule.event.id,
         speed=speed,
         outputs_mode=mode,
@@ -167,6 +265,9 @@ def build_report(
         outputs=outputs,
         alerts=alerts,
     )
+    if participants is not None:
+        report.participants = participants.entries(snapshot)
+    return report
 
 
 def _alert(a: AlertRaised) -> dict[str, Any]:

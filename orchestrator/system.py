@@ -19,19 +19,22 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import structlog
 
 from orchestrator.clock import Clock
 from orchestrator.engine.events import AlertRaised, EventBus, LogObserver, Observer, RunEvent
 from orchestrator.engine.journal import SqliteJournal
+from orchestrator.engine.ports import ReturnFeeds
 from orchestrator.engine.runner import Runner, RunnerSettings
 from orchestrator.engine.view import RunSnapshot
 from orchestrator.media.live import RemoteSourceRegistry
 from orchestrator.media.plane import AvMediaPlane
 from orchestrator.media.settings import MediaSettings
 from orchestrator.outputs import Outputs, OutputsContext, Recordings
+from orchestrator.participants.service import Participants
+from orchestrator.participants.settings import ParticipantSettings
 from orchestrator.planning.plan import Plan, PlanSettings, plan
 from orchestrator.redaction import Secrets
 from orchestrator.schedule.model import Schedule
@@ -51,6 +54,8 @@ class SystemSettings:
     only: frozenset[str] = frozenset()  # run only these sessions (empty: all)
     media: MediaSettings = field(default_factory=MediaSettings)
     runner: RunnerSettings = field(default_factory=RunnerSettings)
+    # people joining by their links (None: nobody can join; remote segments show their fallback)
+    participants: ParticipantSettings | None = None
 
 
 def make_plan(schedule: Schedule, settings: SystemSettings) -> Plan:
@@ -71,6 +76,7 @@ class System:
     runner: Runner
     outputs: Outputs
     stack: AsyncExitStack
+    participants: Participants | None = None
     dashboard_url: str | None = None
     dashboard_app: web.Application | None = None  # what is served there (its routes, for the auth matrix)
 
@@ -92,6 +98,10 @@ class System:
         self.subscribe(hub)
         control = Control(self.runner, self.media, self.journal, self.bus, self.clock)  # the control room's commands
         extensions = [api.extension(api.ControlApi(control, hub, self.journal, self.media))]
+        if self.participants is not None:  # the join pages and WHIP on the same server
+            from orchestrator.participants.http import participant_routes
+
+            extensions.append(participant_routes(self.participants))
         access = access or AccessOptions()
         web_runner, url = await serve_dashboard(
             hub,
@@ -164,7 +174,18 @@ async def build_system(
             bus=bus,
             settings=settings.runner,
         )
-        yield System(schedule, the_plan, clock, bus, secrets, journal, media, live, runner, outputs, stack)
+        participants = None
+        if settings.participants is not None:
+            # the media plane gives the return feeds once it implements the ReturnFeeds port
+            feeds = cast(ReturnFeeds, media) if hasattr(media, "return_feed") else None
+            participants = Participants(
+                schedule, the_plan, clock, bus, journal, live, settings.participants, feeds=feeds
+            )
+            participants.start()
+            stack.push_async_callback(participants.close)
+        yield System(
+            schedule, the_plan, clock, bus, secrets, journal, media, live, runner, outputs, stack, participants
+        )
 
 
 def _journal_alerts(journal: SqliteJournal) -> Observer:

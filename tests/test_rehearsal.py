@@ -55,7 +55,12 @@ async def test_two_sessions_recorded_to_files(tmp_path: Path) -> None:
     report = await rehearse(
         schedule,
         RehearsalOptions(
-            speed=600, run_dir=tmp_path / "run", media_dir=tmp_path / "media", progress=False, outputs="files"
+            speed=600,
+            run_dir=tmp_path / "run",
+            media_dir=tmp_path / "media",
+            progress=False,
+            outputs="files",
+            participants="none",  # nobody joins: the remote segment falls back (bots: tests/participants)
         ),
     )
     _check_report(report, {"climate", "dialogue"}, outputs=4)

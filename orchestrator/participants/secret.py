@@ -1,0 +1,99 @@
+"""Where the event's link secret comes from: `SUMMIT_LINK_SECRET`, or the key `link_secret` of the
+secrets file (YAML or JSON; a given path, else `SUMMIT_SECRETS_FILE`). Never from the schedule,
+never printed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import SecretStr
+
+from orchestrator.links import MIN_SECRET_BYTES
+from orchestrator.participants.settings import IceServer, ParticipantSettings
+
+LINK_SECRET_ENV = "SUMMIT_LINK_SECRET"
+SECRETS_FILE_ENV = "SUMMIT_SECRETS_FILE"
+
+
+class LinkSecretError(ValueError):
+    """No usable link secret; the message says where one is looked for."""
+
+
+def load_link_secret(secrets_file: Path | str | None = None) -> SecretStr:
+    value = os.environ.get(LINK_SECRET_ENV)
+    source = f"${LINK_SECRET_ENV}"
+    path = (
+        Path(secrets_file)
+        if secrets_file
+        else (Path(os.environ[SECRETS_FILE_ENV]) if os.environ.get(SECRETS_FILE_ENV) else None)
+    )
+    if not value and path is not None:
+        source = f"link_secret in {path}"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise LinkSecretError(f"cannot read the secrets file {path}: {err.strerror}") from None
+        try:
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError):
+            raise LinkSecretError(f"{path} is not valid YAML or JSON") from None
+        found = data.get("link_secret") if isinstance(data, dict) else None
+        value = str(found) if found is not None else None
+    if not value:
+        where = f"{path} has no link_secret" if path else f"neither ${LINK_SECRET_ENV} nor a secrets file is set"
+        raise LinkSecretError(
+            f"no link secret: {where}; set ${LINK_SECRET_ENV} or put link_secret in the secrets file "
+            f"(--link-secret-file or ${SECRETS_FILE_ENV})"
+        )
+    if len(value.encode("utf-8")) < MIN_SECRET_BYTES:
+        raise LinkSecretError(f"the link secret ({source}) must be at least {MIN_SECRET_BYTES} bytes")
+    return SecretStr(value)
+
+
+def load_ice_servers(secrets_file: Path | str | None = None) -> tuple[IceServer, ...]:
+    """STUN/TURN servers from the secrets file's `ice_servers` (TURN credentials are secrets):
+    a list of {urls: [...] or "…", username, credential}. None configured: host candidates only."""
+    path = (
+        Path(secrets_file)
+        if secrets_file
+        else (Path(os.environ[SECRETS_FILE_ENV]) if os.environ.get(SECRETS_FILE_ENV) else None)
+    )
+    if path is None or not path.exists():
+        return ()
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError):
+        raise LinkSecretError(f"cannot read ice_servers from {path}") from None
+    entries = data.get("ice_servers") if isinstance(data, dict) else None
+    servers: list[IceServer] = []
+    for i, entry in enumerate(entries or []):
+        urls = entry.get("urls") if isinstance(entry, dict) else None
+        if isinstance(urls, str):
+            urls = [urls]
+        if not urls or not all(
+            isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns") for u in urls
+        ):
+            raise LinkSecretError(f"{path}: ice_servers[{i}] needs urls starting stun:, stuns:, turn: or turns:")
+        credential = entry.get("credential")
+        servers.append(
+            IceServer(
+                urls=tuple(urls),
+                username=str(entry["username"]) if entry.get("username") else None,
+                credential=SecretStr(str(credential)) if credential else None,
+            )
+        )
+    return tuple(servers)
+
+
+def live_participant_settings(secrets_file: Path | str | None = None) -> ParticipantSettings | None:
+    """The settings of a live run: people can join when a link secret is configured (None when
+    none is; a live run without one simply has nobody joining)."""
+    try:
+        secret = load_link_secret(secrets_file)
+    except LinkSecretError:
+        return None
+    return ParticipantSettings(link_secret=secret, ice_servers=load_ice_servers(secrets_file))
