@@ -123,7 +123,7 @@ def preflight(
         if problem:
             problems.append(f"{what} {folder}: {problem}")
     if dashboard_port is not None:
-        problem = _port_free(dashboard_port)
+        problem = port_problem(dashboard_port)
         if problem:
             problems.append(f"dashboard port {dashboard_port}: {problem}")
     if _control_answers(control_file(settings, schedule.event.id)):
@@ -144,14 +144,18 @@ def _writable(folder: Path) -> str | None:
     return None
 
 
-def _port_free(port: int) -> str | None:
-    if not 0 <= port <= 65535:
+def port_problem(port: int | None, host: str = "127.0.0.1") -> str | None:
+    """Why `port` cannot be served on `host`, checked before anything starts (None: it can)."""
+    if port is None or port == 0:
+        return None
+    if not 0 < port <= 65535:
         return "not a port number (0–65535)"
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # what aiohttp does: TIME_WAIT is no obstacle
         try:
-            sock.bind(("127.0.0.1", port))
-        except OSError as err:
-            return "already in use" if err.errno == errno.EADDRINUSE else (err.strerror or "cannot be bound")
+            probe.bind((host, port))
+        except OSError as exc:
+            return "already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or "cannot be bound")
     return None
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import importlib
 import json
 import math
 import os
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,20 +71,6 @@ def _say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
-def _port_problem(port: int | None, host: str = "127.0.0.1") -> str | None:
-    """Why `port` cannot be served on `host`, checked before anything starts (None: it can)."""
-    if port is None or port == 0:
-        return None
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # what aiohttp does: TIME_WAIT is no obstacle
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            why = "already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-            return f"{host}:{port} {why}"
-    return None
-
-
 def _load(path: str) -> Schedule:
     try:
         return load_schedule(path)
@@ -134,6 +118,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
+    from orchestrator.app import port_problem
     from orchestrator.rehearsal import (
         DashboardPortError,
         Interrupted,
@@ -144,9 +129,12 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     )
 
     schedule = _load(args.file)
-    problem = _port_problem(args.dashboard)
+    problem = port_problem(args.dashboard)
     if problem:
-        print(f"--dashboard {args.dashboard}: {problem}; choose another port (0 picks a free one)", file=sys.stderr)
+        print(
+            f"--dashboard {args.dashboard}: 127.0.0.1:{args.dashboard} {problem}; choose another port (0 picks a free one)",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(schedule.event.id)
     progress = not args.no_progress
@@ -196,10 +184,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.rehearsal import Interrupted, run_until_signal
 
     schedule = _load(args.file)
-    problem = _port_problem(args.dashboard)
-    if problem:
-        print(f"--dashboard {args.dashboard}: {problem}; choose another port (0 picks a free one)", file=sys.stderr)
-        return EXIT_INVALID
     overrides = {k: v for k, v in (("state_dir", args.state_dir), ("recordings_dir", args.recordings_dir),
                                    ("media_dir", args.media_dir), ("secrets_file", args.secrets)) if v}  # fmt: skip
     settings = AppSettings(**overrides)

@@ -78,7 +78,7 @@ def test_a_binary_secrets_file_is_a_clear_problem(tmp_path: Path) -> None:
     secrets.write_bytes(b"\xff\xfe\x00\x9c binary")
     settings = AppSettings(state_dir=tmp_path / "state", recordings_dir=tmp_path / "rec", secrets_file=secrets)
     problems = preflight(load_schedule(_schedule(tmp_path)), settings, credentials=CredentialStore(secrets))
-    assert any(str(secrets) in p and "YAML or JSON" in p for p in problems), problems
+    assert any(str(secrets) in p and ("not UTF-8" in p or "YAML or JSON" in p) for p in problems), problems
 
 
 def test_a_good_configuration_passes(tmp_path: Path) -> None:
