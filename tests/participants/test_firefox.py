@@ -1,0 +1,144 @@
+"""The real join page in headless Firefox (Debian's firefox-esr, driven by Mozilla's Marionette
+client) with Firefox's fake camera and microphone: the page asks for the devices, its Join button
+brings the person's picture to the media plane and the page says it is connected."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ifaddr
+import pytest
+
+from orchestrator.engine.events import ParticipantChanged
+from tests.participants.conftest import Served
+from tests.participants.test_peers import until
+
+pytestmark = pytest.mark.slow
+
+FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
+
+# Fake devices without a prompt; nothing fetched from the network (updates, OpenH264, telemetry).
+PREFS: dict[str, object] = {
+    "media.navigator.streams.fake": True,
+    "media.navigator.permission.disabled": True,
+    "media.autoplay.default": 0,
+    "media.gmp-manager.updateEnabled": False,
+    "app.update.disabledForTesting": True,
+    "browser.shell.checkDefaultBrowser": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "toolkit.telemetry.reportingpolicy.firstRun": False,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    "browser.safebrowsing.update.enabled": False,
+    "media.peerconnection.ice.loopback": True,
+    "media.peerconnection.ice.obfuscate_host_addresses": False,
+}
+
+
+@pytest.fixture
+def host_addresses() -> tuple[str, ...]:
+    """Firefox never gathers a loopback candidate (its loopback prefs notwithstanding, it offered
+    only eth0's IPv4 and IPv6 here), so for this test the server's ICE uses the machine's own
+    non-loopback IPv4 address, the one aioice would offer by default. Packets to it stay inside
+    the machine: the kernel delivers them locally."""
+    own = [
+        ip.ip for a in ifaddr.get_adapters() for ip in a.ips if isinstance(ip.ip, str) and not ip.ip.startswith("127.")
+    ]
+    assert own, "the machine has no non-loopback IPv4 address for Firefox's ICE to reach"
+    return (own[0],)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def firefox(tmp_path: Path) -> Iterator[Any]:
+    from marionette_driver.errors import MarionetteException
+    from marionette_driver.marionette import Marionette
+
+    assert FIREFOX is not None, "firefox-esr is not installed (scripts/setup installs it)"
+    profile = tmp_path / "firefox-profile"
+    profile.mkdir()
+    port = free_port()
+    prefs = {**PREFS, "marionette.port": port}
+    (profile / "user.js").write_text("".join(f'user_pref("{k}", {json.dumps(v)});\n' for k, v in prefs.items()))
+    process = subprocess.Popen(
+        [FIREFOX, "--headless", "--marionette", "--no-remote", "--profile", str(profile)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = Marionette(host="127.0.0.1", port=port)
+    try:
+        client.start_session(timeout=60)
+        yield client
+    finally:
+        # Firefox may already be gone; the process is ended below either way
+        with contextlib.suppress(MarionetteException, OSError):
+            client.delete_session()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def in_browser(call: Any, *args: Any) -> Any:
+    """Marionette blocks on its socket; the server answering the page runs on this event loop."""
+    return await asyncio.to_thread(call, *args)
+
+
+async def page_until(firefox: Any, script: str, timeout: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await in_browser(firefox.execute_script, f"return Boolean({script});"):
+        if asyncio.get_running_loop().time() > deadline:
+            state = await in_browser(
+                firefox.execute_script,
+                "return [document.getElementById('connection').textContent,"
+                " document.getElementById('permission').textContent];",
+            )
+            raise AssertionError(f"the page never had {script!r}; connection, message: {state}")
+        await asyncio.sleep(0.2)
+
+
+async def test_firefox_joins_with_the_join_button(served: Served, firefox: Any) -> None:
+    await in_browser(firefox.navigate, served.url("diamond"))
+    # the page asks for camera and microphone first: Join is enabled once Firefox gave them
+    await page_until(firefox, "!document.getElementById('join').disabled", timeout=15)
+    resolution = await in_browser(firefox.execute_script, "return document.getElementById('resolution').textContent;")
+    assert resolution.startswith("640x"), resolution
+
+    buttons = await in_browser(firefox.find_elements, "css selector", "button")
+    labelled = [(b, await in_browser(lambda b=b: (b.computed_role, b.computed_label))) for b in buttons]
+    join = [b for b, (role, label) in labelled if role == "button" and "Join" in label]
+    assert len(join) == 1, [label for _, (_, label) in labelled]
+    await in_browser(join[0].click)
+
+    feed = served.live._feed("remote diamond")
+    await until(lambda: feed.picture()[0] is not None and feed.picture()[1] < 0.2, timeout=20)
+    picture, _ = feed.picture()
+    assert picture is not None and picture.width == 640
+    await until(lambda: served.participants.presence["diamond"].state == "green_room", timeout=10)
+    await page_until(firefox, "document.getElementById('connection').textContent === 'connected'", timeout=10)
+    # the page's own figures reach the dashboard: the round trip measured by Firefox, its name
+    await until(
+        lambda: any(
+            isinstance(e, ParticipantChanged) and e.person == "diamond" and e.rtt_ms is not None for e in served.events
+        ),
+        timeout=15,
+    )
+    last = next(e for e in reversed(served.events) if isinstance(e, ParticipantChanged) and e.person == "diamond")
+    assert last.device and "Firefox" in last.device
+    await in_browser(lambda: firefox.find_element("css selector", "#leave").click())
+    await until(lambda: served.participants.presence["diamond"].state == "left", timeout=10)
