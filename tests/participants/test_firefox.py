@@ -137,11 +137,15 @@ def allow_devices(firefox: Any, origin: str) -> None:
         )
 
 
-async def test_firefox_joins_with_the_join_button(served: Served, firefox: Any) -> None:
+async def open_link(firefox: Any, served: Served, person: str) -> None:
     await in_browser(allow_devices, firefox, served.base_url)
-    await in_browser(firefox.navigate, served.url("diamond"))
+    await in_browser(firefox.navigate, served.url(person))
     # the page asks for camera and microphone first: Join is enabled once Firefox gave them
     await page_until(firefox, "!document.getElementById('join').disabled", timeout=15)
+
+
+async def test_firefox_joins_with_the_join_button(served: Served, firefox: Any) -> None:
+    await open_link(firefox, served, "diamond")
     resolution = await in_browser(firefox.execute_script, "return document.getElementById('resolution').textContent;")
     assert resolution.startswith("640x"), resolution
 
@@ -174,3 +178,22 @@ async def test_firefox_joins_with_the_join_button(served: Served, firefox: Any) 
     assert last.device and "Firefox" in last.device
     await in_browser(lambda: firefox.find_element("css selector", "#leave").click())
     await until(lambda: served.participants.presence["diamond"].state == "left", timeout=10)
+
+
+async def test_firefox_technical_check_loops_the_picture_back(served: Served, firefox: Any) -> None:
+    await open_link(firefox, served, "diamond")
+    await in_browser(lambda: firefox.find_element("css selector", "#check").click())
+    # the server's VP8 comes back and Firefox decodes it
+    await page_until(firefox, "document.getElementById('remote').videoWidth > 0", timeout=20)
+    await until(lambda: served.participants.presence["diamond"].state == "checking", timeout=10)
+    assert served.live._feed("remote diamond").picture()[0] is None  # a check is not on the programme
+
+
+async def test_firefox_interpreter_goes_on_duty_with_sound_only(served: Served, firefox: Any) -> None:
+    await open_link(firefox, served, "kim")
+    assert await in_browser(firefox.execute_script, "return !document.getElementById('booth').hidden;")
+    await in_browser(lambda: firefox.find_element("css selector", "#join").click())
+    duty = served.participants.duties["ko-en"]
+    await until(lambda: duty.on_duty == "kim" and served.participants.presence["kim"].state == "on_air", timeout=20)
+    await until(lambda: served.live._feed("booth ko-en").sound_age() < 0.3, timeout=10)
+    await page_until(firefox, "document.getElementById('on-duty').textContent.includes('you')", timeout=10)
