@@ -4,8 +4,8 @@ brings the person's picture to the media plane and the page says it is connected
 
 Camera and microphone are allowed in Firefox's permission manager, as a person's "Allow" would,
 not by `media.navigator.permission.disabled`: with that pref Firefox still hid its host addresses
-behind mDNS names in the offer even after getUserMedia (seen here with firefox-esr 153), so it
-would not show whether the page's permission-first order works."""
+behind mDNS names in the offer even after getUserMedia (seen here with firefox-esr 153), and the
+server never connected to those, so that pref would hide whether the permission-first order works."""
 
 from __future__ import annotations
 
