@@ -42,7 +42,13 @@ class Served:
 
 
 @pytest.fixture
-async def served(two_sessions: Schedule, tmp_path: Path) -> AsyncIterator[Served]:
+def host_addresses() -> tuple[str, ...]:
+    """Where the server gathers ICE host candidates; a test module may override it."""
+    return ("127.0.0.1",)
+
+
+@pytest.fixture
+async def served(two_sessions: Schedule, tmp_path: Path, host_addresses: tuple[str, ...]) -> AsyncIterator[Served]:
     the_plan = plan(two_sessions, PlanSettings(media_root=str(tmp_path)))
     clock = ManualClock(min(s.start for s in two_sessions.sessions) - timedelta(hours=1))
     bus = EventBus(clock)
@@ -50,7 +56,7 @@ async def served(two_sessions: Schedule, tmp_path: Path) -> AsyncIterator[Served
     bus.subscribe(events.append)
     journal = SqliteJournal(tmp_path / "journal.sqlite")
     live = RemoteSourceRegistry()
-    settings = ParticipantSettings(link_secret=SecretStr(SECRET), host_addresses=("127.0.0.1",), stats_every_s=0.5)
+    settings = ParticipantSettings(link_secret=SecretStr(SECRET), host_addresses=host_addresses, stats_every_s=0.5)
     participants = Participants(two_sessions, the_plan, clock, bus, journal, live, settings)
     participants.start()
     app = web.Application()
