@@ -97,7 +97,8 @@ class System:
         )
         self.subscribe(hub)
         control = Control(self.runner, self.media, self.journal, self.bus, self.clock)  # the control room's commands
-        extensions = [api.extension(api.ControlApi(control, hub, self.journal, self.media))]
+        # the operators write to participants through the API; the participants adapter is the channel
+        extensions = [api.extension(api.ControlApi(control, hub, self.journal, self.media, text=self.participants))]
         if self.participants is not None:  # the join pages and WHIP on the same server
             from orchestrator.participants.http import participant_routes
 

@@ -7,7 +7,7 @@ document cannot drift from what is served. Commands go to `orchestrator.engine.c
 into calls and `ControlError`s into JSON errors:
 
     400  the body is not JSON (or not an object)
-    404  no such session, segment, destination or alert
+    404  no such session, segment, destination, alert, person or booth
     409  the command does not fit the run's state (resume with nothing held, …)
     422  the body does not match the command's model (names the field and why)
 
@@ -24,7 +24,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 from aiohttp import hdrs, web
@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from orchestrator.engine.control import AsRunSource, Control, ControlError, Outcome, as_run, as_run_csv
 from orchestrator.engine.ports import OperatorMedia
+from orchestrator.redaction import mask_text
 from orchestrator.web.auth import Role, User, current_user, requires
 from orchestrator.web.commands import CALLER, CommandError, CommandRouter
 from orchestrator.web.hub import DashboardHub
@@ -87,6 +88,29 @@ class ShortenRequest(_Body):
 
 class RouteRequest(_Body):
     mode: str = Field(min_length=1, max_length=100, description='"auto" (the schedule), "floor", or a booth id')
+
+
+class SayRequest(_Body):
+    text: str = Field(min_length=1, max_length=500, description="the line the person (or booth) reads")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v.strip()
+
+
+class ChatLine(BaseModel):
+    at: str
+    sender: str = Field(description='"operator", "booth" (the booth\'s own notices) or the person\'s name')
+    text: str
+    person: str | None = Field(description="the person the line is to or from (None: the whole booth)")
+    booth: str | None
+
+
+class ChatResponse(BaseModel):
+    lines: list[ChatLine]
 
 
 class OverrideResponse(BaseModel):
@@ -145,6 +169,22 @@ class StateResponse(BaseModel):
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class TextChannel(Protocol):
+    """The participants' text channel as the control API sees it (the composition passes the
+    participants adapter in: this module may not import it)."""
+
+    @property
+    def presence(self) -> Mapping[str, object]: ...  # every person expected, by id
+
+    @property
+    def duties(self) -> Mapping[str, object]: ...  # every booth on duty in this run, by id
+
+    @property
+    def chat(self) -> Sequence[Mapping[str, Any]]: ...  # the latest lines, oldest first
+
+    def say(self, text: str, *, sender: str, person: str | None = None, booth: str | None = None) -> None: ...
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -159,11 +199,19 @@ class Route:
 
 
 class ControlApi:
-    def __init__(self, control: Control, hub: DashboardHub, journal: AsRunSource, media: OperatorMedia) -> None:
+    def __init__(
+        self,
+        control: Control,
+        hub: DashboardHub,
+        journal: AsRunSource,
+        media: OperatorMedia,
+        text: TextChannel | None = None,
+    ) -> None:
         self.control = control
         self.hub = hub
         self.journal = journal
         self.media = media
+        self.text = text  # None: nobody joins this run (no link secret), so nobody to write to
         self.registry = CollectorRegistry(auto_describe=True)  # this app's own, not the process's global one
         self.registry.register(_RunCollector(self))
 
@@ -242,6 +290,54 @@ class ControlApi:
         if not raw.isdigit() or len(raw) > 9:
             return _error(404, f"no alert {raw!r}: alerts are numbered 1, 2, …")
         return await self._command(request, Empty, lambda who, _b: self.control.acknowledge(who, int(raw)))
+
+    # -- the text channel to participants ---------------------------------------------------
+
+    async def _say(self, request: web.Request, kind: Literal["person", "booth"]) -> web.Response:
+        target = request.match_info[kind]
+
+        def carry_out(text: str) -> str:
+            channel = self.text
+            if channel is None:
+                raise ControlError(409, "nobody joins this run (no link secret configured): no one to write to")
+            known = channel.presence if kind == "person" else channel.duties
+            if target not in known:
+                where = "person among the speakers and interpreters" if kind == "person" else "booth on duty"
+                raise ControlError(404, f"no {where} called {target[:100]!r}")
+            if kind == "person":
+                channel.say(text, sender="operator", person=target)
+            else:
+                channel.say(text, sender="operator", booth=target)
+            log.info("operator_text_sent", to=kind, target=target, chars=len(text))
+            return f"to {kind} {target}: {text[:120]}"
+
+        async def run(who: str, b: SayRequest) -> Outcome:
+            text = mask_text(b.text)  # a pasted stream key is not journalled, nor sent
+            return self.control.relay(who, "say", {kind: target, "text": text}, lambda: carry_out(text))
+
+        return await self._command(request, SayRequest, run)
+
+    @requires(Role.OPERATOR)
+    async def say_to_person(self, request: web.Request) -> web.Response:
+        return await self._say(request, "person")
+
+    @requires(Role.OPERATOR)
+    async def say_to_booth(self, request: web.Request) -> web.Response:
+        return await self._say(request, "booth")
+
+    @requires(Role.VIEWER)
+    async def chat(self, request: web.Request) -> web.Response:
+        lines = [
+            ChatLine(
+                at=str(m.get("at", "")),
+                sender=str(m.get("from", "")),
+                text=str(m.get("text", "")),
+                person=m.get("person"),
+                booth=m.get("booth"),
+            ).model_dump()
+            for m in (self.text.chat if self.text is not None else ())
+        ]
+        return _json({"lines": lines})
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -361,6 +457,12 @@ def routes(api: ControlApi | None) -> list[Route]:
         Route("POST", f"{S}/cancel", h("cancel"), Empty, OverrideResponse, OP, "Cancel a session before it goes on air"),
         Route("POST", "/api/alerts/{alert}/acknowledge", h("acknowledge"), Empty, OverrideResponse, OP,
               "Acknowledge an alert"),
+        Route("GET", "/api/chat", h("chat"), None, ChatResponse, V,
+              "The text channel with the participants: the latest lines, both ways"),
+        Route("POST", "/api/participants/{person}/say", h("say_to_person"), SayRequest, OverrideResponse, OP,
+              "Write a line to a speaker or an interpreter (their join page shows it)"),
+        Route("POST", "/api/booths/{booth}/say", h("say_to_booth"), SayRequest, OverrideResponse, OP,
+              "Write a line to every interpreter of a booth"),
     ]  # fmt: skip
 
 
@@ -427,7 +529,7 @@ def openapi_document(title: str = "summit") -> dict[str, Any]:
         if r.method == "POST":
             for code, what in (
                 ("400", "the body is not a JSON object"),
-                ("404", "no such session, segment, destination or alert"),
+                ("404", "no such session, segment, destination, alert, person or booth"),
                 ("409", "the command does not fit the run's state"),
                 ("422", "the body does not match the model"),
             ):
