@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Literal, Protocol
 
 import structlog
@@ -329,7 +329,7 @@ class ControlApi:
     async def chat(self, request: web.Request) -> web.Response:
         lines = [
             ChatLine(
-                at=str(m.get("at", "")),
+                at=_event_time(str(m.get("at", "")), self.hub.tz),
                 sender=str(m.get("from", "")),
                 text=str(m.get("text", "")),
                 person=m.get("person"),
@@ -715,6 +715,14 @@ def _ws_command(
         return OverrideResponse(**outcome.__dict__).model_dump(mode="json")
 
     return command
+
+
+def _event_time(iso: str, tz: tzinfo) -> str:
+    """An instant in the event's time zone, as the rest of the page shows it."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(tz).isoformat()
+    except ValueError:
+        return iso
 
 
 def _who(request: web.Request) -> str:

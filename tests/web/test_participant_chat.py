@@ -5,6 +5,7 @@ route's errors are the API's usual ones."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from orchestrator.clock import ManualClock
+from orchestrator.clock import Clock, ManualClock, SystemClock
 from orchestrator.outputs import FileOutputs
 from orchestrator.participants.service import Participants
 from orchestrator.participants.settings import ParticipantSettings
@@ -45,7 +46,7 @@ class Room:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
-async def _room(schedule: Schedule, tmp_path: Path, *, people: bool) -> AsyncIterator[Room]:
+async def _room(schedule: Schedule, tmp_path: Path, *, people: bool, clock: Clock | None = None) -> AsyncIterator[Room]:
     users_file = tmp_path / "users.yaml"
     tokens = make_users_file(users_file)
     settings = SystemSettings(
@@ -55,7 +56,8 @@ async def _room(schedule: Schedule, tmp_path: Path, *, people: bool) -> AsyncIte
         if people
         else None,
     )
-    async with build_system(schedule, ManualClock(KST_0950), FileOutputs(), settings, log_events=False) as system:
+    clock = clock or ManualClock(KST_0950)
+    async with build_system(schedule, clock, FileOutputs(), settings, log_events=False) as system:
         url = await system.serve_dashboard(0, access=AccessOptions(users_file=users_file))
         yield Room(url, system, tokens)
 
@@ -95,6 +97,7 @@ async def test_an_operator_line_reaches_the_speakers_page_and_is_journalled(room
         async with http.get(room.url + "/api/chat", headers=room.as_role(Role.VIEWER)) as r:
             assert r.status == 200
             lines = (await r.json())["lines"]
+    assert all(x["at"].endswith("+09:00") for x in lines)  # event time, as the rest of the page
     assert [(x["sender"], x["text"], x["person"]) for x in lines] == [
         ("Jared Diamond", "Is my sound all right?", "diamond"),
         ("operator", "Yes, on in 2 minutes", "diamond"),
@@ -185,3 +188,61 @@ async def test_the_routes_are_in_the_openapi_document(room: Room) -> None:
     assert paths["/api/participants/{person}/say"]["post"]["x-summit-role"] == "operator"
     assert paths["/api/booths/{booth}/say"]["post"]["x-summit-role"] == "operator"
     assert paths["/api/chat"]["get"]["x-summit-role"] == "viewer"
+
+
+@pytest.mark.slow
+async def test_the_operator_answers_on_the_dashboard(two_sessions: Schedule, tmp_path: Path) -> None:
+    """Headless Chromium: the speaker's line shows in their thread on the operator's page, marked
+    unread; the operator answers there and the speaker's page receives it."""
+    from tests.web.test_auth import PASSWORDS
+    from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    playwright_api = pytest.importorskip("playwright.async_api")
+    expect = playwright_api.expect
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+    started = time.time()  # a running clock: the page is pushed to as time passes
+    clock = SystemClock(wall=lambda: KST_0950.timestamp() + time.time() - started)
+    async for room in _room(two_sessions, tmp_path, people=True, clock=clock):
+        async with (
+            playwright_api.async_playwright() as pw,
+            aiohttp.ClientSession() as http,
+            http.ws_connect(room.join_url("diamond") + "/events") as ws,
+        ):
+            await ws.send_json({"type": "hello"})
+            assert (await ws.receive_json(timeout=5))["type"] == "status"
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1280, "height": 1400})
+                problems: list[str] = []
+                page.on("pageerror", lambda exc: problems.append(str(exc)))
+                await page.goto(room.url + "/")
+                await page.fill("#name", "otto")
+                await page.fill("#password", PASSWORDS["otto"])
+                await page.click("#submit")
+                await expect(page.locator("#link")).to_have_attribute("data-state", "live", timeout=10_000)
+                await expect(page.locator("#chat-form")).to_be_visible()
+                await page.click("#chat-threads [data-thread='booth:ko-en']")  # another thread is open
+
+                await ws.send_json({"type": "chat", "text": "Is my sound all right?"})
+                thread = page.locator("#chat-threads [data-thread='person:diamond']")
+                await expect(thread.locator(".unread")).to_have_text("● 1")
+                await thread.click()
+                await expect(page.locator("#chat-title")).to_have_text("To diamond")
+                await expect(page.locator("#chat-lines li")).to_have_count(1)
+                await expect(page.locator("#chat-lines li")).to_contain_text("Jared Diamond")
+                await expect(thread.locator(".unread")).to_have_count(0)
+
+                await page.fill("#chat-text", "Yes, loud and clear")
+                await page.click("#chat-send")
+                line = await _next_chat(ws)
+                while line["from"] != "operator":  # the speaker's page also shows its own line
+                    line = await _next_chat(ws)
+                assert line["text"] == "Yes, loud and clear"
+                await expect(page.locator("#chat-lines li.operator")).to_contain_text("Yes, loud and clear")
+                await expect(page.locator("#chat-text")).to_have_value("")
+                await expect(page.locator("#command-result")).to_contain_text("say")
+                await page.locator("#chat-panel").screenshot(path=str(tmp_path / "chat.png"))
+                assert problems == []
+            finally:
+                await browser.close()
