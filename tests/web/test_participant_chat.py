@@ -203,6 +203,7 @@ async def test_the_operator_answers_on_the_dashboard(two_sessions: Schedule, tmp
         pytest.skip("needs Debian's chromium at /usr/bin/chromium")
     started = time.time()  # a running clock: the page is pushed to as time passes
     clock = SystemClock(wall=lambda: KST_0950.timestamp() + time.time() - started)
+    problems: list[str] = []
     async for room in _room(two_sessions, tmp_path, people=True, clock=clock):
         async with (
             playwright_api.async_playwright() as pw,
@@ -214,7 +215,6 @@ async def test_the_operator_answers_on_the_dashboard(two_sessions: Schedule, tmp
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = await browser.new_page(viewport={"width": 1280, "height": 1400})
-                problems: list[str] = []
                 page.on("pageerror", lambda exc: problems.append(str(exc)))
                 await page.goto(room.url + "/")
                 await page.fill("#name", "otto")
