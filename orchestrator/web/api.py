@@ -293,10 +293,11 @@ class ControlApi:
 
     # -- the text channel to participants ---------------------------------------------------
 
-    async def _say(self, request: web.Request, kind: Literal["person", "booth"]) -> web.Response:
-        target = request.match_info[kind]
+    def say(self, who: str, kind: Literal["person", "booth"], target: str, text: str) -> Outcome:
+        """A line from the operators to a person or a booth, journalled as a `say` override."""
+        text = mask_text(text)  # a pasted stream key is neither journalled nor sent
 
-        def carry_out(text: str) -> str:
+        def carry_out() -> str:
             channel = self.text
             if channel is None:
                 raise ControlError(409, "nobody joins this run (no link secret configured): no one to write to")
@@ -311,9 +312,13 @@ class ControlApi:
             log.info("operator_text_sent", to=kind, target=target, chars=len(text))
             return f"to {kind} {target}: {text[:120]}"
 
+        return self.control.relay(who, "say", {kind: target, "text": text}, carry_out)
+
+    async def _say(self, request: web.Request, kind: Literal["person", "booth"]) -> web.Response:
+        target = request.match_info[kind]
+
         async def run(who: str, b: SayRequest) -> Outcome:
-            text = mask_text(b.text)  # a pasted stream key is not journalled, nor sent
-            return self.control.relay(who, "say", {kind: target, "text": text}, lambda: carry_out(text))
+            return self.say(who, kind, target, b.text)
 
         return await self._command(request, SayRequest, run)
 
@@ -399,7 +404,7 @@ class ControlApi:
 
     def register_commands(self, router: CommandRouter) -> None:
         """Each command also as a WebSocket command: `{"command": "hold", "args": {"session": "s1"}}`;
-        the path's parts (session, language, destination, alert) go in `args` with the body's."""
+        the path's parts (session, language, destination, alert, person, booth) go in `args` with the body's."""
         c = self.control
         table: dict[str, tuple[tuple[str, ...], type[BaseModel], Callable[..., Awaitable[Outcome]]]] = {
             "take": (("session",), TakeRequest, lambda who, p, b: c.take(who, p["session"], b.source, b.segment, b.title, b.subtitle, b.note)),
@@ -413,6 +418,8 @@ class ControlApi:
             "restart_output": (("session", "destination"), Empty, lambda who, p, b: c.restart_output(who, p["session"], p["destination"])),
             "cancel": (("session",), Empty, lambda who, p, b: c.cancel(who, p["session"])),
             "acknowledge": (("alert",), Empty, lambda who, p, b: c.acknowledge(who, int(p["alert"]))),
+            "say": (("person",), SayRequest, lambda who, p, b: _now(self.say(who, "person", p["person"], b.text))),
+            "say_booth": (("booth",), SayRequest, lambda who, p, b: _now(self.say(who, "booth", p["booth"], b.text))),
         }  # fmt: skip
         for name, (parts, model, run) in table.items():
             if name not in router.names:  # a second app on the same hub shares them
@@ -483,6 +490,7 @@ def extension(api: ControlApi) -> Callable[[web.Application], None]:
 
 WS_COMMANDS = (
     "take", "hold", "resume", "extend", "shorten", "skip", "fallback", "route", "restart_output", "cancel", "acknowledge",
+    "say", "say_booth",
 )  # fmt: skip
 
 
@@ -545,7 +553,7 @@ def openapi_document(title: str = "summit") -> dict[str, Any]:
             "description": (
                 "GET /ws (WebSocket) pushes the state (the same snapshot as /api/state) and takes the same "
                 'commands: {"id": 1, "command": "hold", "args": {"session": "s1"}} — the path\'s parts '
-                "(session, language, destination, alert) go in args with the body's fields; commands: "
+                "(session, language, destination, alert, person, booth) go in args with the body's fields; commands: "
                 + ", ".join(WS_COMMANDS)
             ),
         },
@@ -723,6 +731,10 @@ def _event_time(iso: str, tz: tzinfo) -> str:
         return datetime.fromisoformat(iso).astimezone(tz).isoformat()
     except ValueError:
         return iso
+
+
+async def _now(outcome: Outcome) -> Outcome:  # a command done at once, where an awaitable is wanted
+    return outcome
 
 
 def _who(request: web.Request) -> str:

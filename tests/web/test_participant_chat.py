@@ -246,3 +246,35 @@ async def test_the_operator_answers_on_the_dashboard(two_sessions: Schedule, tmp
                 assert problems == []
             finally:
                 await browser.close()
+
+
+async def test_the_same_lines_over_the_dashboard_websocket(room: Room) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(room.join_url("kim") + "/events") as kim,
+        http.ws_connect(room.url + "/ws", headers=room.as_role(Role.OPERATOR)) as desk,
+        http.ws_connect(room.url + "/ws", headers=room.as_role(Role.VIEWER)) as viewer,
+    ):
+        await kim.send_json({"type": "hello"})
+        assert (await kim.receive_json(timeout=5))["type"] == "status"
+
+        async def reply(ws: aiohttp.ClientWebSocketResponse, message: dict[str, Any]) -> dict[str, Any]:
+            await ws.send_json(message)
+            while (m := await ws.receive_json(timeout=5))["type"] != "reply":
+                pass
+            return m
+
+        refused = await reply(viewer, {"id": 1, "command": "say", "args": {"person": "kim", "text": "hi"}})
+        assert not refused["ok"] and "needs the operator role" in refused["error"]
+        unknown = await reply(desk, {"id": 2, "command": "say_booth", "args": {"booth": "fr-de", "text": "hi"}})
+        assert not unknown["ok"] and "no booth" in unknown["error"]
+        empty = await reply(desk, {"id": 3, "command": "say", "args": {"person": "kim", "text": " "}})
+        assert not empty["ok"] and "text" in empty["error"]
+        ok = await reply(desk, {"id": 4, "command": "say_booth", "args": {"booth": "ko-en", "text": "Two minutes"}})
+        assert ok["ok"] and ok["result"]["command"] == "say"
+        line = await _next_chat(kim)
+        assert line["booth"] == "ko-en" and line["text"] == "Two minutes"
+    assert [(o.who, o.outcome) for o in room.system.journal.overrides()] == [
+        ("bot-operator", "refused"),
+        ("bot-operator", "ok"),
+    ]
