@@ -381,6 +381,7 @@
       list.scrollTop = list.scrollHeight;
     }
     $("chat-send").disabled = !canOperate() || !chatThread;
+    if (!threads.length) $("chat-form").hidden = true; // nobody to write to in this run
   }
 
   function refreshChat() {
