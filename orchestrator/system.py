@@ -96,8 +96,11 @@ class System:
             self.schedule, self.clock, secrets=self.secrets, plan=self.plan, destinations=self.runner.destinations
         )
         self.subscribe(hub)
+        if self.participants is not None:  # started before the hub listened: it lists everyone from now
+            self.participants.announce()
         control = Control(self.runner, self.media, self.journal, self.bus, self.clock)  # the control room's commands
-        extensions = [api.extension(api.ControlApi(control, hub, self.journal, self.media))]
+        # the operators write to participants through the API; the participants adapter is the channel
+        extensions = [api.extension(api.ControlApi(control, hub, self.journal, self.media, text=self.participants))]
         if self.participants is not None:  # the join pages and WHIP on the same server
             from orchestrator.participants.http import participant_routes
 

@@ -25,7 +25,7 @@ import asyncio
 import csv
 import io
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -353,6 +353,12 @@ class Control:
             self._acknowledged[alert] = who
             a = alerts[alert - 1]
             return self._done(who, "acknowledge", a.session, args, f"acknowledged: {a.message[:120]}")
+
+    def relay(self, who: str, command: str, args: Mapping[str, Any], carry_out: Callable[[], str]) -> Outcome:
+        """A command another part carries out (the participants' text channel): `carry_out` does it and
+        says what it did, or raises `ControlError`; journalled and announced like every other command."""
+        with self._guard(who, command, None, args):
+            return self._done(who, command, None, args, carry_out())
 
     def held(self) -> frozenset[str]:
         return frozenset(self._holds)

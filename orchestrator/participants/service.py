@@ -195,6 +195,14 @@ class Participants:
             self._publish_booth(duty)
         log.info("participants_started", people=len(self.presence), booths=len(self.duties))
 
+    def announce(self) -> None:
+        """Publish every person's and booth's state as it stands, for an observer that subscribed
+        after `start` (the dashboard is served once the system is built)."""
+        for person in self.presence:
+            self._update(person, force=True, judge=False)
+        for duty in self.duties.values():
+            self._publish_booth(duty)
+
     async def close(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()

@@ -7,7 +7,7 @@ document cannot drift from what is served. Commands go to `orchestrator.engine.c
 into calls and `ControlError`s into JSON errors:
 
     400  the body is not JSON (or not an object)
-    404  no such session, segment, destination or alert
+    404  no such session, segment, destination, alert, person or booth
     409  the command does not fit the run's state (resume with nothing held, …)
     422  the body does not match the command's model (names the field and why)
 
@@ -23,8 +23,8 @@ import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, tzinfo
+from typing import Any, Literal, Protocol
 
 import structlog
 from aiohttp import hdrs, web
@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from orchestrator.engine.control import AsRunSource, Control, ControlError, Outcome, as_run, as_run_csv
 from orchestrator.engine.ports import OperatorMedia
+from orchestrator.redaction import mask_text
 from orchestrator.web.auth import Role, User, current_user, requires
 from orchestrator.web.commands import CALLER, CommandError, CommandRouter
 from orchestrator.web.hub import DashboardHub
@@ -87,6 +88,29 @@ class ShortenRequest(_Body):
 
 class RouteRequest(_Body):
     mode: str = Field(min_length=1, max_length=100, description='"auto" (the schedule), "floor", or a booth id')
+
+
+class SayRequest(_Body):
+    text: str = Field(min_length=1, max_length=500, description="the line the person (or booth) reads")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v.strip()
+
+
+class ChatLine(BaseModel):
+    at: str
+    sender: str = Field(description='"operator", "booth" (the booth\'s own notices) or the person\'s name')
+    text: str
+    person: str | None = Field(description="the person the line is to or from (None: the whole booth)")
+    booth: str | None
+
+
+class ChatResponse(BaseModel):
+    lines: list[ChatLine]
 
 
 class OverrideResponse(BaseModel):
@@ -145,6 +169,22 @@ class StateResponse(BaseModel):
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class TextChannel(Protocol):
+    """The participants' text channel as the control API sees it (the composition passes the
+    participants adapter in: this module may not import it)."""
+
+    @property
+    def presence(self) -> Mapping[str, object]: ...  # every person expected, by id
+
+    @property
+    def duties(self) -> Mapping[str, object]: ...  # every booth on duty in this run, by id
+
+    @property
+    def chat(self) -> Sequence[Mapping[str, Any]]: ...  # the latest lines, oldest first
+
+    def say(self, text: str, *, sender: str, person: str | None = None, booth: str | None = None) -> None: ...
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -159,11 +199,19 @@ class Route:
 
 
 class ControlApi:
-    def __init__(self, control: Control, hub: DashboardHub, journal: AsRunSource, media: OperatorMedia) -> None:
+    def __init__(
+        self,
+        control: Control,
+        hub: DashboardHub,
+        journal: AsRunSource,
+        media: OperatorMedia,
+        text: TextChannel | None = None,
+    ) -> None:
         self.control = control
         self.hub = hub
         self.journal = journal
         self.media = media
+        self.text = text  # None: nobody joins this run (no link secret), so nobody to write to
         self.registry = CollectorRegistry(auto_describe=True)  # this app's own, not the process's global one
         self.registry.register(_RunCollector(self))
 
@@ -243,6 +291,59 @@ class ControlApi:
             return _error(404, f"no alert {raw!r}: alerts are numbered 1, 2, …")
         return await self._command(request, Empty, lambda who, _b: self.control.acknowledge(who, int(raw)))
 
+    # -- the text channel to participants ---------------------------------------------------
+
+    def say(self, who: str, kind: Literal["person", "booth"], target: str, text: str) -> Outcome:
+        """A line from the operators to a person or a booth, journalled as a `say` override."""
+        text = mask_text(text)  # a pasted stream key is neither journalled nor sent
+
+        def carry_out() -> str:
+            channel = self.text
+            if channel is None:
+                raise ControlError(409, "nobody joins this run (no link secret configured): no one to write to")
+            known = channel.presence if kind == "person" else channel.duties
+            if target not in known:
+                where = "person among the speakers and interpreters" if kind == "person" else "booth on duty"
+                raise ControlError(404, f"no {where} called {target[:100]!r}")
+            if kind == "person":
+                channel.say(text, sender="operator", person=target)
+            else:
+                channel.say(text, sender="operator", booth=target)
+            log.info("operator_text_sent", to=kind, target=target, chars=len(text))
+            return f"to {kind} {target}: {text[:120]}"
+
+        return self.control.relay(who, "say", {kind: target, "text": text}, carry_out)
+
+    async def _say(self, request: web.Request, kind: Literal["person", "booth"]) -> web.Response:
+        target = request.match_info[kind]
+
+        async def run(who: str, b: SayRequest) -> Outcome:
+            return self.say(who, kind, target, b.text)
+
+        return await self._command(request, SayRequest, run)
+
+    @requires(Role.OPERATOR)
+    async def say_to_person(self, request: web.Request) -> web.Response:
+        return await self._say(request, "person")
+
+    @requires(Role.OPERATOR)
+    async def say_to_booth(self, request: web.Request) -> web.Response:
+        return await self._say(request, "booth")
+
+    @requires(Role.VIEWER)
+    async def chat(self, request: web.Request) -> web.Response:
+        lines = [
+            ChatLine(
+                at=_event_time(str(m.get("at", "")), self.hub.tz),
+                sender=str(m.get("from", "")),
+                text=str(m.get("text", "")),
+                person=m.get("person"),
+                booth=m.get("booth"),
+            ).model_dump()
+            for m in (self.text.chat if self.text is not None else ())
+        ]
+        return _json({"lines": lines})
+
     # -- reads ---------------------------------------------------------------------------
 
     @requires(Role.VIEWER)
@@ -303,7 +404,7 @@ class ControlApi:
 
     def register_commands(self, router: CommandRouter) -> None:
         """Each command also as a WebSocket command: `{"command": "hold", "args": {"session": "s1"}}`;
-        the path's parts (session, language, destination, alert) go in `args` with the body's."""
+        the path's parts (session, language, destination, alert, person, booth) go in `args` with the body's."""
         c = self.control
         table: dict[str, tuple[tuple[str, ...], type[BaseModel], Callable[..., Awaitable[Outcome]]]] = {
             "take": (("session",), TakeRequest, lambda who, p, b: c.take(who, p["session"], b.source, b.segment, b.title, b.subtitle, b.note)),
@@ -317,6 +418,8 @@ class ControlApi:
             "restart_output": (("session", "destination"), Empty, lambda who, p, b: c.restart_output(who, p["session"], p["destination"])),
             "cancel": (("session",), Empty, lambda who, p, b: c.cancel(who, p["session"])),
             "acknowledge": (("alert",), Empty, lambda who, p, b: c.acknowledge(who, int(p["alert"]))),
+            "say": (("person",), SayRequest, lambda who, p, b: _now(self.say(who, "person", p["person"], b.text))),
+            "say_booth": (("booth",), SayRequest, lambda who, p, b: _now(self.say(who, "booth", p["booth"], b.text))),
         }  # fmt: skip
         for name, (parts, model, run) in table.items():
             if name not in router.names:  # a second app on the same hub shares them
@@ -361,6 +464,12 @@ def routes(api: ControlApi | None) -> list[Route]:
         Route("POST", f"{S}/cancel", h("cancel"), Empty, OverrideResponse, OP, "Cancel a session before it goes on air"),
         Route("POST", "/api/alerts/{alert}/acknowledge", h("acknowledge"), Empty, OverrideResponse, OP,
               "Acknowledge an alert"),
+        Route("GET", "/api/chat", h("chat"), None, ChatResponse, V,
+              "The text channel with the participants: the latest lines, both ways"),
+        Route("POST", "/api/participants/{person}/say", h("say_to_person"), SayRequest, OverrideResponse, OP,
+              "Write a line to a speaker or an interpreter (their join page shows it)"),
+        Route("POST", "/api/booths/{booth}/say", h("say_to_booth"), SayRequest, OverrideResponse, OP,
+              "Write a line to every interpreter of a booth"),
     ]  # fmt: skip
 
 
@@ -381,6 +490,7 @@ def extension(api: ControlApi) -> Callable[[web.Application], None]:
 
 WS_COMMANDS = (
     "take", "hold", "resume", "extend", "shorten", "skip", "fallback", "route", "restart_output", "cancel", "acknowledge",
+    "say", "say_booth",
 )  # fmt: skip
 
 
@@ -427,7 +537,7 @@ def openapi_document(title: str = "summit") -> dict[str, Any]:
         if r.method == "POST":
             for code, what in (
                 ("400", "the body is not a JSON object"),
-                ("404", "no such session, segment, destination or alert"),
+                ("404", "no such session, segment, destination, alert, person or booth"),
                 ("409", "the command does not fit the run's state"),
                 ("422", "the body does not match the model"),
             ):
@@ -443,7 +553,7 @@ def openapi_document(title: str = "summit") -> dict[str, Any]:
             "description": (
                 "GET /ws (WebSocket) pushes the state (the same snapshot as /api/state) and takes the same "
                 'commands: {"id": 1, "command": "hold", "args": {"session": "s1"}} — the path\'s parts '
-                "(session, language, destination, alert) go in args with the body's fields; commands: "
+                "(session, language, destination, alert, person, booth) go in args with the body's fields; commands: "
                 + ", ".join(WS_COMMANDS)
             ),
         },
@@ -613,6 +723,18 @@ def _ws_command(
         return OverrideResponse(**outcome.__dict__).model_dump(mode="json")
 
     return command
+
+
+def _event_time(iso: str, tz: tzinfo) -> str:
+    """An instant in the event's time zone, as the rest of the page shows it."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(tz).isoformat()
+    except ValueError:
+        return iso
+
+
+async def _now(outcome: Outcome) -> Outcome:  # a command done at once, where an awaitable is wanted
+    return outcome
 
 
 def _who(request: web.Request) -> str:

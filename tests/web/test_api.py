@@ -219,7 +219,7 @@ _PATHS = [r.path for r in api.routes(None) if r.method == "POST"]
 )
 def test_no_body_gets_a_server_error(api_thread: _ServerThread, path: str, session: str, body: bytes) -> None:
     target = path.replace("{session}", session).replace("{language}", "en").replace("{destination}", "rec-ko")
-    target = target.replace("{alert}", "1")
+    target = target.replace("{alert}", "1").replace("{person}", "diamond").replace("{booth}", "ko-en")
     conn = http.client.HTTPConnection("127.0.0.1", api_thread.port, timeout=10)
     try:
         conn.request("POST", target, body=body, headers={"Content-Type": "application/json"})

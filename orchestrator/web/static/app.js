@@ -337,6 +337,78 @@
     $("booths").replaceChildren(...(booths.length ? booths : [h("tr", {}, h("td", { colspan: 4, class: "dim" }, "No booth reported"))]));
   }
 
+  // ------------------------------------------------------------------ the text channel
+  // One thread per person and per booth; the lines come from /api/chat, fetched when an alert
+  // arrives (a participant's line raises one), after a line is sent, and every few seconds.
+
+  let chatLines = [];
+  let chatThread = null; // "person:ID" or "booth:ID"
+  let chatAlerts = -1; // the alert count the lines were last fetched for
+  const chatRead = new Map(); // thread → how many of its lines the operator has seen
+  const threadOf = (line) => (line.booth ? `booth:${line.booth}` : `person:${line.person}`);
+  const linesOf = (thread) => chatLines.filter((l) => threadOf(l) === thread);
+
+  function chatThreads(s) {
+    return [
+      ...s.participants.map((p) => ({ key: `person:${p.person}`, label: p.person, sub: p.role })),
+      ...s.booths.map((b) => ({ key: `booth:${b.booth}`, label: b.booth, sub: "booth" })),
+    ];
+  }
+
+  function renderChat(s) {
+    const threads = chatThreads(s);
+    if (!threads.some((t) => t.key === chatThread)) {
+      const talking = threads.find((t) => linesOf(t.key).length);
+      chatThread = (talking || threads[0] || { key: null }).key;
+    }
+    if (chatThread) chatRead.set(chatThread, linesOf(chatThread).length);
+    $("chat-threads").replaceChildren(...(threads.length ? threads.map((t) => {
+      const unread = linesOf(t.key).length - (chatRead.get(t.key) || 0);
+      const b = h("button", { type: "button", "data-thread": t.key, "aria-pressed": String(t.key === chatThread) },
+        t.label, h("span", { class: "dim small" }, ` ${t.sub}`), unread > 0 ? h("span", { class: "unread" }, `● ${unread}`) : null);
+      b.addEventListener("click", () => { chatThread = t.key; renderChat(snap); });
+      return h("li", {}, b);
+    }) : [h("li", { class: "dim" }, "Nobody joins this run")]));
+    const current = threads.find((t) => t.key === chatThread);
+    $("chat-title").textContent = current ? `${current.sub === "booth" ? "Booth" : "To"} ${current.label}` : "—";
+    const list = $("chat-lines");
+    const lines = chatThread ? linesOf(chatThread) : [];
+    const key = `${chatThread}|${lines.length}`;
+    if (list.dataset.key !== key) { // rebuilt only when it changed, so reading it is not disturbed
+      list.dataset.key = key;
+      list.replaceChildren(...(lines.length ? lines.map((l) => h("li", { class: l.sender === "operator" || l.sender === "booth" ? l.sender : "person" },
+        h("span", { class: "mono small dim" }, hhmmss(l.at)), h("span", { class: "who" }, l.sender), l.text)) : [h("li", { class: "dim" }, "No messages yet")]));
+      list.scrollTop = list.scrollHeight;
+    }
+    $("chat-send").disabled = !canOperate() || !chatThread;
+    if (!threads.length) $("chat-form").hidden = true; // nobody to write to in this run
+  }
+
+  function refreshChat() {
+    if (!snap || document.hidden) return;
+    fetch("/api/chat", { cache: "no-store", credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((data) => {
+        if (!data) return;
+        chatLines = data.lines;
+        renderChat(snap);
+      })
+      .catch(() => {});
+  }
+
+  function wireChat() {
+    $("chat-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const input = $("chat-text");
+      const text = input.value.trim();
+      if (!text || !chatThread) return;
+      const [kind, id] = [chatThread.slice(0, chatThread.indexOf(":")), chatThread.slice(chatThread.indexOf(":") + 1)];
+      const path = kind === "booth" ? `/api/booths/${enc(id)}/say` : `/api/participants/${enc(id)}/say`;
+      if (await post(path, { text })) input.value = "";
+      refreshChat();
+    });
+  }
+
   // Monitors: the programme picture about once a second, the meters twice.
   function refreshMonitors() {
     if (!snap || !snap.programme || document.hidden) return;
@@ -467,6 +539,7 @@
     renderMonitors(s);
     renderControl(s);
     renderSources(s);
+    renderChat(s);
     tick();
   }
 
@@ -515,6 +588,7 @@
     receivedAt = performance.now();
     render();
     if (restarted) { whoAmI(); refreshAsRun(); }
+    if (restarted || data.alerts.length !== chatAlerts) { chatAlerts = data.alerts.length; refreshChat(); }
   }
 
   // ------------------------------------------------------------------ transport
@@ -544,10 +618,12 @@
     .then((data) => { if (data && !snap) accept(data); })
     .catch(() => {});
   wireButtons();
+  wireChat();
   whoAmI();
   connect();
   setInterval(tick, 100);
   setInterval(refreshMonitors, 1000);
   setInterval(refreshMeters, 500);
   setInterval(refreshAsRun, 5000);
+  setInterval(refreshChat, 3000);
 })();
