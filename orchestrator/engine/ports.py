@@ -223,7 +223,7 @@ class Meter:
 class OutputStats:
     destination_id: str
     reconnects: int  # publisher restarts after a lost connection
-    bytes: int | None  # sent so far (None where the publisher runs in its own process and does not say)
+    bytes: int | None  # written so far (a network output: what its publisher process acknowledged)
 
 
 class OperatorMedia(Protocol):

@@ -265,8 +265,9 @@ class AvMediaPlane:
             sinks = list(programme._sinks.values())
         stats = []
         for sink in sinks:
-            publishers = [getattr(w, "_publisher", None) for w in sink.writers]
-            sent = [p.bytes for p in publishers if p is not None]
+            # a file's publisher counts what it wrote; a network output's process what it acknowledged
+            publishers = [getattr(w, "_publisher", None) or w for w in sink.writers]
+            sent = [int(b) for b in (getattr(p, "bytes", None) for p in publishers) if b is not None]
             restarts = sum(int(getattr(w, "restarts", 0)) for w in sink.writers)
             stats.append(OutputStats(sink.spec.destination_id, restarts, sum(sent) if sent else None))
         return stats

@@ -130,7 +130,9 @@ class ProcessWriter:
         self.cpu_s = 0.0  # CPU seconds the publisher process(es) used (they are not our children)
         self._receiver: threading.Thread | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None
-        self._unacked: collections.deque[float] = collections.deque()  # when each unanswered batch was sent
+        # When each unanswered batch was sent, and its size: an ack counts its bytes as delivered.
+        self._unacked: collections.deque[tuple[float, int]] = collections.deque()
+        self.bytes = 0  # acknowledged by the publisher process (written to its output)
         # Starting the process is left to the sender thread: the caller may be the event loop.
         self._thread = threading.Thread(target=self._send_loop, name=f"output {label}", daemon=True)
         self._thread.start()
@@ -140,7 +142,7 @@ class ProcessWriter:
         return " | ".join(mask_text(t.publish_url().get_secret_value()) for t in self._targets)
 
     def feed(self, packets: list[EncodedPacket]) -> None:
-        oldest = self._unacked[0] if self._unacked else None
+        oldest = self._unacked[0][0] if self._unacked else None
         if self._queue.qsize() >= self._max_queue or (
             oldest is not None and time.monotonic() - oldest > self._settings.output_queue_s
         ):
@@ -223,7 +225,8 @@ class ProcessWriter:
             if not samples_sent and self._samples.video is not None:
                 conn.send(("samples", self._samples.video, self._samples.audio.get(self._language)))
                 samples_sent = True
-            self._unacked.append(time.monotonic())  # before sending: the ack may come back at once
+            # before sending: the ack may come back at once
+            self._unacked.append((time.monotonic(), sum(len(p.data) for p in packets)))
             conn.send(("packets", packets))
 
         try:
@@ -259,7 +262,7 @@ class ProcessWriter:
             kind = message[0]
             if kind == "ack":
                 if self._unacked:
-                    self._unacked.popleft()
+                    self.bytes += self._unacked.popleft()[1]
             elif kind == "keyframe":
                 self._request_keyframe()
             elif kind == "log":

@@ -242,3 +242,20 @@ async def test_an_ingest_that_never_answers_does_not_stall_the_programme(tmp_pat
     assert any("starting another" in e for e in stuck.errors), stuck.errors
     assert len(silent_peers) >= 2
     assert "stuck-key" not in " ".join(stuck.errors)
+
+
+async def test_a_network_output_counts_what_its_publisher_acknowledged(server: RtmpServer, tmp_path: Path) -> None:
+    """/metrics' bitrate of a network output: the bytes its publisher process wrote to nginx."""
+    media = AvMediaPlane(compressed_clock(speed=60), MediaSettings())
+    await media.prepare(programme())
+    await media.attach_output(rtmp_output("live", "ko", server.url, "stats-key"))
+    await media.attach_output(OutputSpec("rec", "s1", "ko", "file", IngestTarget(str(tmp_path / "rec.flv"))))
+    await media.start("s1")
+    await server.wait_for_publisher("stats-key", timeout=10)
+    await wait_frames(media, media.programme("s1").stats.frames + 2 * FPS)
+    stats = {s.destination_id: s for s in media.output_stats("s1")}
+    reports = {r.destination_id: r for r in await media.stop("s1")}
+    live = stats["live"].bytes
+    assert live is not None and live > 0
+    assert live <= reports["live"].bytes  # acknowledged while running ≤ what the publisher wrote in all
+    assert stats["rec"].bytes is not None and stats["rec"].bytes > 0
