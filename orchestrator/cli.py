@@ -180,6 +180,15 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the event live on the system clock; safe to restart (the journal remembers)."""
+    # First, before the application's imports (about a second): the publishers' fork server starts
+    # importing its media stack in a process of its own meanwhile, so a restarted run's outputs do
+    # not wait for it. A failure here is met again, and reported, by the first network output.
+    from orchestrator.media import fork_server
+
+    try:
+        fork_server.warm_up()
+    except OSError as exc:
+        log.debug("fork_server_warm_up_failed", error=str(exc))
     from orchestrator.app import AppSettings, StartupError, run_live, summary
     from orchestrator.rehearsal import Interrupted, run_until_signal
 
