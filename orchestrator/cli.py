@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import importlib
 import json
 import math
@@ -189,8 +190,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         fork_server.warm_up()
     except OSError as exc:
         log.debug("fork_server_warm_up_failed", error=str(exc))
-    from orchestrator.app import AppSettings, StartupError, run_live, summary
-    from orchestrator.rehearsal import Interrupted, run_until_signal
+    # The imports allocate a few hundred thousand objects and free almost none: the cyclic
+    # collector's passes over them are wasted (measured ~10 % of their CPU). Frozen afterwards,
+    # they are left out of every later collection as well.
+    gc.disable()
+    try:
+        from orchestrator.app import AppSettings, StartupError, run_live, summary
+        from orchestrator.rehearsal import Interrupted, run_until_signal
+    finally:
+        gc.freeze()
+        gc.enable()
 
     schedule = _load(args.file)
     overrides = {k: v for k, v in (("state_dir", args.state_dir), ("recordings_dir", args.recordings_dir),
