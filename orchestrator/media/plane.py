@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import pyloudnorm as pyln  # type: ignore[import-untyped]
 import structlog
 from PIL import Image
 
@@ -281,6 +280,8 @@ def loudness(language: str, sound: np.ndarray) -> Meter:
         n = round(seconds * AUDIO_RATE)
         if sound.shape[1] < n:
             return None
+        import pyloudnorm as pyln  # type: ignore[import-untyped]  # on first use: it imports all of scipy.signal
+
         meter = pyln.Meter(AUDIO_RATE, block_size=seconds)  # one block: that window's loudness, ungated
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pyloudnorm warns about clipping; the peak says it

@@ -31,6 +31,7 @@ from typing import Any
 import structlog
 
 from orchestrator.engine.ports import IngestTarget, OutputReport
+from orchestrator.media import fork_server
 from orchestrator.media.encoder import EncodedPacket
 from orchestrator.media.publisher import Publisher, Samples, drain, log_emit, queue_limit
 from orchestrator.media.settings import MediaSettings
@@ -45,20 +46,11 @@ _OVERFLOW = object()
 # destination cost 5 % of the encode, at one per 0.1 s it is under 2 %. 0.1 s more latency is
 # nothing next to a platform's seconds of buffering.
 BATCH_S = 0.1
-_context: multiprocessing.context.ForkServerContext | None = None
-_context_lock = threading.Lock()
 _prep_lock = threading.Lock()
 
 
 def _mp() -> multiprocessing.context.ForkServerContext:
-    global _context
-    with _context_lock:
-        if _context is None:
-            ctx = multiprocessing.get_context("forkserver")
-            # The guard first: the fork server then ends with us (see forkserver_guard).
-            ctx.set_forkserver_preload(["orchestrator.media.forkserver_guard", __name__])
-            _context = ctx
-        return _context
+    return fork_server.context()
 
 
 class _Popen(multiprocessing.popen_forkserver.Popen):
@@ -90,10 +82,10 @@ class _Process(multiprocessing.context.ForkServerProcess):
 
 
 def warm_up() -> None:
-    """Start the fork server now (it imports the media stack once, about a second), so that the
-    first network output does not wait for it."""
-    _mp()
-    multiprocessing.forkserver.ensure_running()
+    """Start the fork server now (it imports the publisher's media stack once, about half a second),
+    so that the first network output does not wait for it. `summit run` calls `fork_server.warm_up`
+    earlier still, before its own imports; this is a no-op then."""
+    fork_server.warm_up()
 
 
 class ProcessWriter:

@@ -18,6 +18,7 @@ removed or a token revoked while an event is on air loses access at their next r
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -46,8 +47,13 @@ TOKEN_PREFIX = "summit_"  # recognisable in a config file or a leak scanner
 MIN_PASSWORD = 8
 
 _hasher = PasswordHasher()
-# Checked when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when the name is unknown, so a wrong name costs as long as a wrong password. Made on
+    first use, not at import: one argon2 hash is ~0.3 s of CPU on every `summit` start-up."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class UsersFileError(Exception):
@@ -247,7 +253,7 @@ class UserStore:
     def check_password(self, name: str, password: str) -> Account | None:
         """The account if the password is right (slow on purpose: run it off the event loop)."""
         account = self.account(name)
-        ok = verify_password(account.password_hash if account else _DUMMY_HASH, password)
+        ok = verify_password(account.password_hash if account else _dummy_hash(), password)
         return account if ok and account is not None else None
 
     def check_token(self, token: str) -> User | None:
