@@ -199,16 +199,19 @@ async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) ->
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-async def wait_for_stop_signal() -> None:
+async def wait_for_stop_signal(ready: Callable[[], None] | None = None) -> None:
     """Block until SIGTERM, SIGINT or SIGHUP (or cancellation), so a standalone emulator's `finally`
     blocks run and the nginx it started is stopped rather than orphaned (a SIGKILL is covered by
-    nginx's parent-death signal)."""
+    nginx's parent-death signal). `ready` (announcing the emulator) runs once the handlers are in
+    place, so a signal sent as soon as the announcement is read is never the default death."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     try:
+        if ready is not None:
+            ready()
         await stop.wait()
     finally:
         for sig in STOP_SIGNALS:

@@ -749,12 +749,15 @@ async def run_facebook_emulator(
             config, monitor=ingest.monitor, host=host, port=port
         )
         try:
-            print(base_url, flush=True)
-            print(
-                f"  graph {base_url}/v26.0/{page_id}/live_videos  ingest {ingest.url}  backup {ingest.backup_url or ingest.url}",
-                flush=True,
-            )
-            await wait_for_stop_signal()
+
+            def announce() -> None:
+                print(base_url, flush=True)
+                print(
+                    f"  graph {base_url}/v26.0/{page_id}/live_videos  ingest {ingest.url}  backup {ingest.backup_url or ingest.url}",
+                    flush=True,
+                )
+
+            await wait_for_stop_signal(announce)
         finally:
             await runner.cleanup()
     finally:

@@ -954,12 +954,15 @@ async def run_youtube_emulator(
     try:
         _emulator, runner, base_url = await start_youtube_emulator(config, monitor=ingest.monitor, host=host, port=port)
         try:
-            print(base_url, flush=True)
-            print(
-                f"  api {base_url}/youtube/v3/  token {base_url}/token  ingest {ingest.url}  backup {ingest.backup_url}",
-                flush=True,
-            )
-            await wait_for_stop_signal()
+
+            def announce() -> None:
+                print(base_url, flush=True)
+                print(
+                    f"  api {base_url}/youtube/v3/  token {base_url}/token  ingest {ingest.url}  backup {ingest.backup_url}",
+                    flush=True,
+                )
+
+            await wait_for_stop_signal(announce)
         finally:
             await runner.cleanup()
     finally:
