@@ -179,3 +179,46 @@ async def test_the_page_resyncs_after_a_server_restart(tmp_path: Path) -> None:
                 await second.cleanup()  # type: ignore[attr-defined]
         finally:
             await browser.close()
+
+
+async def test_people_and_booths_with_their_figures_and_alarms() -> None:
+    """What the participants adapter and the media plane publish reaches the page: each person's
+    state and link figures, each booth's interpreter on duty with their shift time, a handover due
+    and the silence alarm."""
+    from datetime import timedelta
+
+    from orchestrator.clock import SystemClock
+    from orchestrator.engine.events import BoothChanged, EventBus, ParticipantChanged, RouteChanged
+
+    schedule = load_schedule(DATA / "two-sessions.yaml")
+    clock = SystemClock()
+    hub = DashboardHub(schedule, clock, plan=plan(schedule))
+    bus = EventBus(clock)
+    bus.subscribe(hub)
+    app_runner, url = await serve_dashboard(hub)
+    async with playwright_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(url)
+            await expect(page.locator("#link")).to_have_attribute("data-state", "live", timeout=5000)
+            now = clock.now()
+            bus.publish(ParticipantChanged("ana", "speaker", "green_room", now, session="climate",
+                                           resolution="640x360", rtt_ms=42.4, loss_pct=0.5, fps=30.0, kbps=812.0))  # fmt: skip
+            bus.publish(BoothChanged("ko-en", "climate", "ivy", "jun", now - timedelta(minutes=31), now,
+                                     handover_due=True, mic_open=True))  # fmt: skip
+            person = page.locator('#participants tr[data-person="ana"]')
+            await expect(person).to_contain_text("green room", timeout=3000)
+            await expect(person).to_contain_text("640x360 · 30 fps · 812 kb/s · 42 ms · 0.5% loss", timeout=500)
+            booth = page.locator('#booths tr[data-booth="ko-en"]')
+            await expect(booth).to_contain_text("ivy", timeout=2000)
+            await expect(booth).to_contain_text("31 min", timeout=500)
+            await expect(booth).to_contain_text("HANDOVER", timeout=500)
+            await expect(booth.locator('[data-alarm="silence"]')).to_have_count(0)
+            bus.publish(RouteChanged("climate", "en", "floor", clock.now(), reason="silence", silent=True))
+            await expect(booth.locator('[data-alarm="silence"]')).to_have_text("SILENT", timeout=2000)
+            bus.publish(RouteChanged("climate", "en", "ko-en", clock.now(), reason="recovered", silent=False))
+            await expect(booth.locator('[data-alarm="silence"]')).to_have_count(0, timeout=2000)
+        finally:
+            await browser.close()
+            await app_runner.cleanup()

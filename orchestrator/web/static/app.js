@@ -326,13 +326,19 @@
     $("sources").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 3, class: "dim" }, "No sources"))]));
     const people = s.participants.map((p) => h("tr", { "data-person": p.person },
       h("td", {}, p.person), h("td", {}, p.role), h("td", {}, pill(p.state)),
-      h("td", { class: "small mono" }, [p.resolution, p.fps !== null ? `${p.fps} fps` : null, p.rtt_ms !== null ? `${Math.round(p.rtt_ms)} ms` : null, p.loss_pct !== null ? `${p.loss_pct}% loss` : null].filter(Boolean).join(" · ") || "—")));
+      h("td", { class: "small mono" }, [p.resolution, p.fps !== null ? `${p.fps} fps` : null, p.kbps !== null && p.kbps !== undefined ? `${Math.round(p.kbps)} kb/s` : null, p.rtt_ms !== null ? `${Math.round(p.rtt_ms)} ms` : null, p.loss_pct !== null ? `${p.loss_pct}% loss` : null].filter(Boolean).join(" · ") || "—")));
     $("participants").replaceChildren(...(people.length ? people : [h("tr", {}, h("td", { colspan: 4, class: "dim" }, "No participant has joined"))]));
     const booths = s.booths.map((b) => {
       const route = s.routes.filter((r) => r.source === b.booth).map((r) => r.language).join(", ");
+      // The silence alarm: a language of this booth's session whose booth went quiet while the floor spoke.
+      const silent = s.routes.some((r) => r.session === b.session && r.silent);
+      const shiftMin = b.on_duty && b.on_duty_since ? Math.max(0, Math.floor((s.now_ms - Date.parse(b.on_duty_since)) / 60000)) : null;
       return h("tr", { "data-booth": b.booth },
-        h("td", {}, b.booth), h("td", {}, b.on_duty || "—", b.handover_due ? h("span", { class: "held-badge" }, "HANDOVER") : null),
-        h("td", {}, b.mic_open ? "open" : "closed"), h("td", {}, route || "—"));
+        h("td", {}, b.booth),
+        h("td", {}, b.on_duty || "—", shiftMin !== null ? h("span", { class: "dim small" }, ` ${shiftMin} min`) : null,
+          b.handover_due ? h("span", { class: "held-badge" }, "HANDOVER") : null),
+        h("td", {}, b.mic_open ? "open" : "closed", silent ? h("span", { class: "held-badge", "data-alarm": "silence" }, "SILENT") : null),
+        h("td", {}, route || "—"));
     });
     $("booths").replaceChildren(...(booths.length ? booths : [h("tr", {}, h("td", { colspan: 4, class: "dim" }, "No booth reported"))]));
   }
