@@ -33,7 +33,7 @@ import structlog
 from orchestrator.engine.ports import IngestTarget, OutputReport
 from orchestrator.media import fork_server
 from orchestrator.media.encoder import EncodedPacket
-from orchestrator.media.publisher import Publisher, Samples, drain, log_emit, queue_limit
+from orchestrator.media.publisher import Emit, Publisher, Samples, drain, log_emit, queue_limit
 from orchestrator.media.settings import MediaSettings
 from orchestrator.redaction import mask_text
 
@@ -103,7 +103,9 @@ class ProcessWriter:
         samples: Samples,
         settings: MediaSettings,
         request_keyframe: Callable[[], None],
+        emit: Emit = log_emit,
     ) -> None:
+        self._emit = emit  # the publisher process's log lines come back through here
         self.session_id = session_id
         self.destination_id = destination_id
         self.label = label
@@ -259,7 +261,7 @@ class ProcessWriter:
                 self._request_keyframe()
             elif kind == "log":
                 _level, event, fields = message[1:]
-                log_emit(_level, event, fields)
+                self._emit(_level, event, fields)
             elif kind == "report":
                 self._report, cpu_s = message[1], message[2]
                 self.cpu_s += cpu_s

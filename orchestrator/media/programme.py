@@ -30,6 +30,7 @@ __all__ = ["MAX_BEHIND_S", "LiveSources", "PipelineStats", "Programme"]  # LiveS
 
 log = structlog.get_logger(__name__)
 
+OUTPUT_ALARM_EVERY_S = 60.0  # an output failing over and over raises one alert a minute
 MAX_BEHIND_S = 2.0  # further behind the wall clock than this, frames are skipped to catch up
 
 
@@ -59,6 +60,7 @@ class Programme:
     ) -> None:
         self.cue_sheet = cue_sheet
         self.session_id = cue_sheet.session_id
+        self._notifier = notifier
         self._clock = clock
         self._settings = settings
         # What every frame shows and sounds like; its sources and inputs are opened on the thread.
@@ -131,8 +133,26 @@ class Programme:
             if spec.destination_id in self._sinks:
                 return
             self._audio_keys[spec.destination_id] = (spec.language, loudness_lufs)
-            self._sinks[spec.destination_id] = OutputSink(spec, self._samples, self._settings, self.request_keyframe)
+            self._sinks[spec.destination_id] = OutputSink(
+                spec, self._samples, self._settings, self.request_keyframe, self._output_alarm(spec.destination_id)
+            )
         self.request_keyframe()  # the new output starts at the next frame, not up to 2 s later
+
+    def _output_alarm(self, destination_id: str) -> Callable[[str], None] | None:
+        """An output's write or connect error as an alert while it happens (a full disk, a refused
+        ingest), not only in its report at the end; at most one a minute per output."""
+        notifier = self._notifier
+        if notifier is None:
+            return None
+        last = [-1e9]
+
+        def alarm(message: str) -> None:
+            now = time.monotonic()
+            if now - last[0] >= OUTPUT_ALARM_EVERY_S:
+                last[0] = now
+                notifier.alert("error", message, session=self.session_id, destination=destination_id)
+
+        return alarm
 
     def detach(self, destination_id: str) -> OutputReport | None:
         with self._sinks_lock:

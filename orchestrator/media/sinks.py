@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from orchestrator.engine.ports import IngestTarget, OutputReport, OutputSpec
 from orchestrator.media.encoder import EncodedPacket
 from orchestrator.media.process_writer import ProcessWriter
-from orchestrator.media.publisher import Samples, ThreadWriter
+from orchestrator.media.publisher import Samples, ThreadWriter, log_emit
 from orchestrator.media.settings import MediaSettings
 
 
@@ -29,10 +29,21 @@ class Writer(Protocol):
 
 class OutputSink:
     def __init__(
-        self, spec: OutputSpec, samples: Samples, settings: MediaSettings, request_keyframe: Callable[[], None]
+        self,
+        spec: OutputSpec,
+        samples: Samples,
+        settings: MediaSettings,
+        request_keyframe: Callable[[], None],
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = spec
         label = f"{spec.session_id}/{spec.destination_id}"
+
+        def emit(level: str, event: str, fields: dict[str, Any]) -> None:
+            log_emit(level, event, fields)
+            if on_error is not None and event == "output_error":
+                on_error(str(fields.get("error", "")))  # already masked by the publisher
+
         kind: type[ThreadWriter | ProcessWriter] = ThreadWriter if spec.kind == "file" else ProcessWriter
         writer: Callable[..., Writer] = functools.partial(
             kind,
@@ -43,6 +54,7 @@ class OutputSink:
             samples=samples,
             settings=settings,
             request_keyframe=request_keyframe,
+            emit=emit,
         )
         backup: IngestTarget | None = spec.backup if spec.kind != "file" else None
         if backup is None:

@@ -143,7 +143,8 @@ async def test_a_full_recordings_disk_is_reported_and_disturbs_nothing_else(tmp_
             outputs = PlatformOutputs(CredentialStore(values={"cdn": {"key": KEY}}))
             async with build_system(schedule, SystemClock(), outputs, settings) as system:
                 snapshot = await system.run()
-                alerts = [a.message for a in system.journal.alerts()]
+                records = system.journal.alerts()
+                alerts = [a.message for a in records]
         # the RTMP output ran its whole session; the run ended normally
         assert snapshot.results["a/cdn-en/end"].outcome == "ok" and snapshot.state("a").value == "ended"
         assert snapshot.outputs[("a", "cdn-en")].errors == ()
@@ -151,5 +152,14 @@ async def test_a_full_recordings_disk_is_reported_and_disturbs_nothing_else(tmp_
         rec = snapshot.outputs[("a", "rec-en")]
         assert rec.errors and "no space left" in " ".join(rec.errors).lower(), rec.errors
         assert any("a/rec-en" in a and "no space left" in a.lower() for a in alerts), alerts
+        # ... and told while it happens (the disk is full within the first second of ten), not only at the end
+        off_air = snapshot.sessions["a"].off_air
+        assert off_air is not None
+        assert any(
+            "no space left" in r.message.lower()
+            and r.destination == "rec-en"
+            and datetime.fromisoformat(r.at) < off_air - timedelta(seconds=5)
+            for r in records
+        ), records
     finally:
         await server.stop()
