@@ -23,7 +23,7 @@ from pathlib import Path
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 
-from orchestrator.web.auth import ACCESS, Access, Role, current_user, declare, requires
+from orchestrator.web.auth import ACCESS, Access, Role, declare, recheck, requires
 from orchestrator.web.commands import calling_as
 from orchestrator.web.hub import DashboardHub
 
@@ -121,7 +121,14 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
         await ws.send_str(_dumps({"type": "snapshot", "data": hub.snapshot()}))
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                with calling_as(current_user(request)):  # commands check the caller's role
+                # Who sends this command *now*: since the socket opened they may have signed out,
+                # been removed, had their token revoked or their role lowered.
+                caller = recheck(request)
+                if caller is None:
+                    log.info("dashboard_client_refused", reason="credentials_gone", peer=request.remote)
+                    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"signed out")
+                    break
+                with calling_as(caller):  # commands check the caller's role
                     reply = await hub.commands.handle_text(msg.data)
                 await ws.send_str(_dumps(hub.scrub(reply.to_json())))
     except ConnectionError:

@@ -623,3 +623,26 @@ def test_a_users_file_others_can_read_is_flagged(tmp_path: Path, log_stream: io.
     path.chmod(0o644)
     UserStore(path)
     assert "users_file_readable_by_others" in log_stream.getvalue()
+
+
+async def test_the_dashboard_socket_of_someone_who_signed_out_takes_no_more_commands(site: Site) -> None:
+    """A page left open after its user signed out (or was removed, or lost a token) cannot send
+    an override over the socket it opened while signed in: the next command closes it."""
+    async with client() as http:
+        assert (await sign_in(http, site.url, "otto", PASSWORDS["otto"])).status == 303
+        async with http.ws_connect(site.url + "/ws", headers={"Origin": site.url}) as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+            await ws.send_json({"id": 1, "command": "no-such-command"})
+            while True:  # snapshots may come first; the reply names the request
+                reply = await ws.receive_json(timeout=5)
+                if reply.get("id") == 1:
+                    break
+            async with http.post(site.url + "/logout", data={"csrf_token": csrf_of(http)}, allow_redirects=False) as r:
+                assert r.status == 303
+            await ws.send_json({"id": 2, "command": "no-such-command"})
+            while True:
+                msg = await ws.receive(timeout=5)
+                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                    break
+                assert msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data).get("id") != 2, msg
+            assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
