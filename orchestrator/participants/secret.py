@@ -4,15 +4,15 @@ never printed."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
+from typing import Any
 
-import yaml
 from pydantic import SecretStr
 
 from orchestrator.links import MIN_SECRET_BYTES
 from orchestrator.participants.settings import IceServer, ParticipantSettings
+from orchestrator.schedule.loader import ScheduleError, parse_yaml, read_text_file
 
 LINK_SECRET_ENV = "SUMMIT_LINK_SECRET"
 SECRETS_FILE_ENV = "SUMMIT_SECRETS_FILE"
@@ -20,6 +20,18 @@ SECRETS_FILE_ENV = "SUMMIT_SECRETS_FILE"
 
 class LinkSecretError(ValueError):
     """No usable link secret; the message says where one is looked for."""
+
+
+def _secrets_document(path: Path) -> dict[str, Any]:
+    """The secrets file as a mapping, read with the schedule loader's limits (JSON is YAML too);
+    a clear LinkSecretError, naming the file but nothing in it, otherwise."""
+    try:
+        doc = parse_yaml(read_text_file(path, what="secrets file"), str(path))
+    except ScheduleError as err:
+        line = err.problems[0].line if err.problems else None
+        raise LinkSecretError(f"cannot read the secrets file {path}{f':{line}' if line else ''}") from None
+    data = doc.data if doc is not None else None
+    return data if isinstance(data, dict) else {}
 
 
 def load_link_secret(secrets_file: Path | str | None = None) -> SecretStr:
@@ -32,15 +44,7 @@ def load_link_secret(secrets_file: Path | str | None = None) -> SecretStr:
     )
     if not value and path is not None:
         source = f"link_secret in {path}"
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise LinkSecretError(f"cannot read the secrets file {path}: {err.strerror}") from None
-        try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError):
-            raise LinkSecretError(f"{path} is not valid YAML or JSON") from None
-        found = data.get("link_secret") if isinstance(data, dict) else None
+        found = _secrets_document(path).get("link_secret")
         value = str(found) if found is not None else None
     if not value:
         where = f"{path} has no link_secret" if path else f"neither ${LINK_SECRET_ENV} nor a secrets file is set"
@@ -63,12 +67,7 @@ def load_ice_servers(secrets_file: Path | str | None = None) -> tuple[IceServer,
     )
     if path is None or not path.exists():
         return ()
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError):
-        raise LinkSecretError(f"cannot read ice_servers from {path}") from None
-    entries = data.get("ice_servers") if isinstance(data, dict) else None
+    entries = _secrets_document(path).get("ice_servers")
     servers: list[IceServer] = []
     for i, entry in enumerate(entries or []):
         urls = entry.get("urls") if isinstance(entry, dict) else None
