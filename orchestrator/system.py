@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, cast
 import structlog
 
 from orchestrator.clock import Clock
+from orchestrator.engine.control import Control, replayed_plan
 from orchestrator.engine.events import AlertRaised, EventBus, LogObserver, Observer, RunEvent
 from orchestrator.engine.journal import SqliteJournal
 from orchestrator.engine.ports import ReturnFeeds
@@ -76,6 +77,7 @@ class System:
     runner: Runner
     outputs: Outputs
     stack: AsyncExitStack
+    control: Control  # the control room's commands (the dashboard's API, and what a restart keeps of them)
     participants: Participants | None = None
     dashboard_url: str | None = None
     dashboard_app: web.Application | None = None  # what is served there (its routes, for the auth matrix)
@@ -87,7 +89,6 @@ class System:
         """The operators' dashboard on HOST:PORT (0: any free port), fed by the run's events; who
         may reach it: `access` (default: no users, loopback only; its session key is kept beside
         the journal)."""
-        from orchestrator.engine.control import Control
         from orchestrator.web import api
         from orchestrator.web.app import serve_dashboard
         from orchestrator.web.hub import DashboardHub
@@ -98,7 +99,7 @@ class System:
         self.subscribe(hub)
         if self.participants is not None:  # started before the hub listened: it lists everyone from now
             self.participants.announce()
-        control = Control(self.runner, self.media, self.journal, self.bus, self.clock)  # the control room's commands
+        control = self.control
         # the operators write to participants through the API; the participants adapter is the channel
         extensions = [api.extension(api.ControlApi(control, hub, self.journal, self.media, text=self.participants))]
         if self.participants is not None:  # the join pages and WHIP on the same server
@@ -166,6 +167,8 @@ async def build_system(
         stack.push_async_callback(media.close)
         ctx = OutputsContext(schedule, clock, journal, bus, settings.recordings_dir)
         wiring = await outputs.open(ctx, stack)
+        overrides = journal.overrides()  # a restart keeps what the operators did
+        the_plan = replayed_plan(the_plan, overrides, journal.actions())
         runner = Runner(
             schedule,
             the_plan,
@@ -177,6 +180,8 @@ async def build_system(
             bus=bus,
             settings=settings.runner,
         )
+        control = Control(runner, media, journal, bus, clock)
+        control.restore(overrides, journal.alerts())
         participants = None
         if settings.participants is not None:
             # the media plane gives the return feeds once it implements the ReturnFeeds port
@@ -187,7 +192,7 @@ async def build_system(
             participants.start()
             stack.push_async_callback(participants.close)
         yield System(
-            schedule, the_plan, clock, bus, secrets, journal, media, live, runner, outputs, stack, participants
+            schedule, the_plan, clock, bus, secrets, journal, media, live, runner, outputs, stack, control, participants
         )
 
 
@@ -195,7 +200,7 @@ def _journal_alerts(journal: SqliteJournal) -> Observer:
     """Every alert goes into the journal (already masked by the bus), so the as-run log keeps it."""
 
     def observe(event: RunEvent) -> None:
-        if isinstance(event, AlertRaised):
+        if isinstance(event, AlertRaised) and not event.restored:
             journal.record_alert(
                 level=event.level,
                 message=event.message,

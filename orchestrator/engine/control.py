@@ -24,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -33,7 +34,7 @@ from typing import Any, Protocol
 import structlog
 
 from orchestrator.clock import Clock
-from orchestrator.engine.events import EventBus, FallbackChanged, OverrideApplied
+from orchestrator.engine.events import AlertRaised, EventBus, FallbackChanged, OverrideApplied
 from orchestrator.engine.journal import ActionRecord, AlertRecord, OverrideRecord
 from orchestrator.engine.ports import LanguageRouter, OperatorMedia
 from orchestrator.engine.runner import Runner
@@ -117,6 +118,8 @@ class Control:
         self.clock = clock
         self._holds: dict[str, _Hold] = {}
         self._acknowledged: dict[int, str] = {}  # alert number → who
+        self._journalled: tuple[list[OverrideRecord], list[AlertRecord]] = ([], [])  # what `restore` took up
+        self._replayed: list[str] = []  # what of it lasts, in words
 
     # ------------------------------------------------------------------ the commands
 
@@ -134,27 +137,7 @@ class Control:
         args = {k: v for k, v in args.items() if v not in (None, "")}
         with self._guard(who, "take", session, args):
             sheet = self._programme(session, "take a source")
-            now = self.clock.now()
-            cue_id = f"{session}/take/{uuid.uuid4().hex[:8]}"
-            if source == "segment":
-                if not segment:
-                    raise ControlError(422, "take: source 'segment' needs the segment's id")
-                wanted = next((c for c in sheet.cues if c.segment_id == segment), None)
-                if wanted is None:
-                    known = ", ".join(c.segment_id for c in sheet.cues) or "none"
-                    raise ControlError(404, f"session '{session}' has no segment '{segment}' (it has: {known})")
-                cue = replace(wanted, id=cue_id, at=now, fade_s=0.0)
-                what = f"segment {segment} ({wanted.label})"
-            elif source == "standby":
-                cue = _slate_cue(cue_id, now, sheet.standby, sheet, "stand-by slate")
-                what = "the stand-by slate"
-            elif source == "slate":
-                if not title or not title.strip():
-                    raise ControlError(422, "take: a named slate needs a title")
-                cue = _slate_cue(cue_id, now, Slate(title.strip(), subtitle, note), sheet, f"slate {title.strip()}")
-                what = f"the slate '{title.strip()}'"
-            else:
-                raise ControlError(422, f"take: source must be one of {', '.join(SOURCES)}, not {source!r}")
+            cue, what = _take_cue(sheet, f"{session}/take/{uuid.uuid4().hex[:8]}", self.clock.now(), args)
             self.media.arm(session, cue)
             return self._done(who, "take", session, args, f"took {what}")
 
@@ -224,16 +207,7 @@ class Control:
                     409,
                     f"session '{session}': shortening by {-seconds:g} s moves {early[0].id} into the past; skip it first",
                 )
-            moved = {a.id: _moved(a, delta) for a in moving}
-            new_sheet = replace(
-                sheet,
-                end=new_end,
-                cues=tuple(moved[c.id].cue or c if c.id in moved else c for c in sheet.cues),
-            )
-            new_plan = Plan(
-                tuple(moved.get(a.id, a) for a in plan.actions),
-                {**plan.cue_sheets, session: new_sheet},
-            )
+            new_plan, moved = _extended(plan, session, moving, delta)
             self.runner.replace_plan(new_plan, list(moved.values()), f"{command} {session} by {abs(seconds):g} s")
             hold = self._holds.get(session)
             withdrawn = {c.id for c in hold.withdrawn} if hold is not None else set()
@@ -385,6 +359,106 @@ class Control:
         ]
         return min(upcoming, key=Action.sort_key).cue if upcoming else None
 
+    # ------------------------------------------------------------------ after a restart
+
+    def restore(self, overrides: Sequence[OverrideRecord], alerts: Sequence[AlertRecord]) -> None:
+        """A (re)started run takes up what the control room had done, from the journal: the alerts
+        so far (their numbers stand) and who acknowledged them, the commands on the page's list,
+        and the effect of those that last: a hold keeps its session held, a route keeps its
+        language's source, a take stays on the programme until a segment is due after it. An
+        extend moved the plan (`replayed_plan` gave the runner the moved one); a skip, a cancel and
+        a restart are in the actions' journal already; a forced fallback is not taken again (the
+        live speaker's connection died with the process: the automatic fallback covers them until
+        they are back)."""
+        self._journalled = ([o for o in overrides if o.outcome == "ok"], list(alerts))
+        self.runner.add_hooks(self)
+
+    def restoring(self) -> None:
+        """Runner hook: the jobs are scheduled and paused, nothing resumed yet."""
+        oks, alerts = self._journalled
+        for a in alerts:
+            self.bus.publish(AlertRaised(a.level, a.message, a.session, a.destination, _instant(a.at), restored=True))
+        held: dict[str, OverrideRecord] = {}
+        for o in oks:
+            self.bus.publish(
+                OverrideApplied(
+                    o.seq, o.who, o.command, o.session, dict(o.args), _instant(o.at), o.detail or "", restored=True
+                )
+            )
+            alert = o.args.get("alert")
+            if o.command == "acknowledge" and isinstance(alert, int):
+                self._acknowledged[alert] = o.who
+            if o.session is not None and o.command == "hold":
+                held[o.session] = o
+            elif o.session is not None and o.command in ("resume", "cancel"):
+                held.pop(o.session, None)
+        for sid, o in held.items():
+            if sid not in self.runner.plan.cue_sheets or self.runner.session_state(sid) not in PROGRAMME_STATES:
+                continue
+            hold = _Hold()
+            hold.paused = self.runner.pause_actions([a.id for a in self._pending(sid) if a.kind in _HELD_KINDS])
+            self._holds[sid] = hold
+            self._replayed.append(f"hold on {sid} (by {o.who})")
+
+    def restored(self) -> None:
+        """Runner hook: the sessions under way are back; the scheduler starts right after."""
+        oks, _ = self._journalled
+        for sid, hold in self._holds.items():
+            for cue in self._armed_cues(sid):  # handed to the programme again by the resume: held back
+                if self.media.withdraw(sid, cue.id):
+                    hold.withdrawn.append(cue)
+            self._watch_overrun(sid)
+        routes: dict[tuple[str, str], str] = {}
+        takes: dict[str, OverrideRecord] = {}
+        for o in oks:
+            if o.session is None:
+                continue
+            if o.command == "route":
+                routes[(o.session, str(o.args.get("language")))] = str(o.args.get("mode"))
+            elif o.command in ("take", "fallback"):
+                takes[o.session] = o
+        for (sid, language), mode in routes.items():
+            if not self._on_programme(sid) or not isinstance(self.media, LanguageRouter):
+                continue
+            try:
+                self.media.route(sid, language, mode)
+            except Exception as exc:  # a booth gone from an edited schedule: the schedule's routing stands
+                log.warning("override_not_replayed", command="route", session=sid, error=str(exc))
+                continue
+            self._replayed.append(f"route {sid} {language} → {mode}")
+        now = self.clock.now()
+        for sid, o in takes.items():
+            at = _instant(o.at)
+            later = [
+                a
+                for a in self.runner.plan.for_session(sid)
+                if a.kind == ActionKind.CUE
+                and at < a.at <= now
+                and not self._skipped(a.id)
+                and a.id not in self._held_ids(sid)
+            ]
+            if o.command != "take" or later or not self._on_programme(sid):
+                continue  # a segment came due after it, or a fallback (see `restore`)
+            try:
+                taken, what = _take_cue(self.runner.plan.cue_sheets[sid], f"{sid}/take/r{o.seq}", at, o.args)
+            except ControlError as exc:  # its segment is gone from an edited schedule
+                log.warning("override_not_replayed", command="take", session=sid, error=exc.message)
+                continue
+            self.media.arm(sid, self.runner.cue_now(taken))
+            self._replayed.append(f"{what} on {sid} (taken by {o.who})")
+        if self._replayed:
+            log.warning("overrides_replayed", overrides=self._replayed)
+            self.bus.alert(
+                "warning", "after the restart, kept as the operators left them: " + "; ".join(self._replayed)
+            )
+
+    def _on_programme(self, sid: str) -> bool:
+        return sid in self.runner.plan.cue_sheets and self.runner.session_state(sid) in PROGRAMME_STATES
+
+    def _held_ids(self, sid: str) -> set[str]:
+        hold = self._holds.get(sid)
+        return set(hold.paused) | {c.id for c in hold.withdrawn} if hold is not None else set()
+
     # ------------------------------------------------------------------ checks and records
 
     def _session(self, session: str) -> SessionState:
@@ -495,6 +569,58 @@ def _slate_cue(cue_id: str, at: datetime, slate: Slate, sheet: CueSheet, label: 
         video=VideoSource(VideoKind.SLATE, slate=slate),
         audio={lang: FLOOR for lang in sheet.languages},
     )
+
+
+def _take_cue(sheet: CueSheet, cue_id: str, at: datetime, args: Mapping[str, Any]) -> tuple[Cue, str]:
+    """The cue a `take` puts on the programme at `at`, and what it is in words."""
+    source, segment, title = args.get("source"), args.get("segment"), args.get("title")
+    if source == "segment":
+        if not segment:
+            raise ControlError(422, "take: source 'segment' needs the segment's id")
+        wanted = next((c for c in sheet.cues if c.segment_id == segment), None)
+        if wanted is None:
+            known = ", ".join(c.segment_id for c in sheet.cues) or "none"
+            raise ControlError(404, f"session '{sheet.session_id}' has no segment '{segment}' (it has: {known})")
+        return replace(wanted, id=cue_id, at=at, fade_s=0.0), f"segment {segment} ({wanted.label})"
+    if source == "standby":
+        return _slate_cue(cue_id, at, sheet.standby, sheet, "stand-by slate"), "the stand-by slate"
+    if source == "slate":
+        if not isinstance(title, str) or not title.strip():
+            raise ControlError(422, "take: a named slate needs a title")
+        slate = Slate(title.strip(), str(args.get("subtitle", "")), str(args.get("note", "")))
+        return _slate_cue(cue_id, at, slate, sheet, f"slate {title.strip()}"), f"the slate '{title.strip()}'"
+    raise ControlError(422, f"take: source must be one of {', '.join(SOURCES)}, not {source!r}")
+
+
+def _extended(plan: Plan, session: str, moving: list[Action], delta: timedelta) -> tuple[Plan, dict[str, Action]]:
+    """`plan` with the session ending `delta` later and its `moving` actions `delta` later."""
+    sheet = plan.cue_sheets[session]
+    moved = {a.id: _moved(a, delta) for a in moving}
+    new_sheet = replace(
+        sheet,
+        end=sheet.end + delta,
+        cues=tuple(moved[c.id].cue or c if c.id in moved else c for c in sheet.cues),
+    )
+    return Plan(tuple(moved.get(a.id, a) for a in plan.actions), {**plan.cue_sheets, session: new_sheet}), moved
+
+
+def replayed_plan(plan: Plan, overrides: Sequence[OverrideRecord], actions: Sequence[ActionRecord]) -> Plan:
+    """The plan as the operators left it before a restart: every extend and shorten the journal has
+    as done applied again, in order, to what was still to come when it was given (the actions after
+    its moment, less any that had already run early)."""
+    ran_at = {r.id: _instant(r.executed) for r in actions if r.executed and r.kind != ActionKind.CUE.value}
+    for o in overrides:
+        if o.outcome != "ok" or o.command not in ("extend", "shorten") or o.session not in plan.cue_sheets:
+            continue
+        seconds = o.args.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+            log.warning("override_not_replayed", seq=o.seq, command=o.command, why="no seconds in its arguments")
+            continue
+        at = _instant(o.at)
+        moving = [a for a in plan.for_session(o.session) if a.at > at and not (a.id in ran_at and ran_at[a.id] < at)]
+        if moving:
+            plan, _ = _extended(plan, o.session, moving, timedelta(seconds=seconds))
+    return plan
 
 
 def _moved(action: Action, delta: timedelta) -> Action:

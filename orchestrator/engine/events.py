@@ -126,6 +126,7 @@ class AlertRaised:
     session: str | None
     destination: str | None
     at: datetime
+    restored: bool = False  # raised by an earlier process of this run, read back from the journal
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ class OverrideApplied:
     args: Mapping[str, Any]
     at: datetime
     detail: str = ""
+    restored: bool = False  # given to an earlier process of this run, read back from the journal
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,7 @@ class LogObserver:
     """Alerts and session states as log lines (what a run without a dashboard shows)."""
 
     def __call__(self, event: RunEvent) -> None:
-        if isinstance(event, AlertRaised):
+        if isinstance(event, AlertRaised) and not event.restored:  # a restored one was logged when raised
             fields = {"message": event.message, "session": event.session, "destination": event.destination}
             (log.error if event.level == "error" else log.warning)("alert", level=event.level, **fields)
         elif isinstance(event, SessionStateChanged):

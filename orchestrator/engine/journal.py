@@ -157,6 +157,12 @@ class SqliteJournal:
             row = self._db.execute("SELECT outcome FROM actions WHERE id = ?", (action_id,)).fetchone()
         return str(row[0]) if row else None
 
+    def detail(self, action_id: str) -> dict[str, Any] | None:
+        """The detail recorded with the action's latest outcome, None if never finished."""
+        with self._lock:
+            row = self._db.execute("SELECT detail FROM actions WHERE id = ?", (action_id,)).fetchone()
+        return None if row is None else dict(json.loads(row[0] or "{}"))
+
     def begin(self, action_id: str, at: str) -> None:
         """An attempt starts: written before the ports are called, so a kill mid-call is visible."""
         with self._lock:

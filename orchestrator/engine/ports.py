@@ -148,6 +148,9 @@ class Journal(Protocol):
 
     def outcome(self, action_id: str) -> str | None: ...
 
+    def detail(self, action_id: str) -> Mapping[str, Any] | None:
+        """What the action's latest outcome recorded (e.g. a cue's frame), None if never finished."""
+
     def begin(self, action_id: str, at: str) -> None:
         """An attempt starts (written before the ports are called)."""
 

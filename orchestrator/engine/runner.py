@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -84,6 +84,17 @@ class ReloadResult:
 _ON_AIR = (SessionState.STANDBY, SessionState.LIVE, SessionState.OVERRUN)
 
 
+class StartHooks(Protocol):
+    """What else a (re)started run restores, from the journal, before its first job fires."""
+
+    def restoring(self) -> None:
+        """Every job is scheduled (paused), the missed ones due now; no session resumed yet."""
+
+    def restored(self) -> None:
+        """Sessions on stand-by and on air are back (programme, outputs, the cue due now); the
+        scheduler starts right after."""
+
+
 @dataclass(frozen=True)
 class RunnerSettings:
     cue_arm_lead_s: float = 1.0  # wall seconds ahead of its time that a cue is handed to the programme
@@ -128,6 +139,11 @@ class Runner:
         self._media_ready: set[str] = set()  # sessions whose media this process has prepared
         self._rearmed: set[str] = set()  # cues armed again by a resume: their journalled receipt stands
         self._reload_lock = asyncio.Lock()
+        self._hooks: list[StartHooks] = []
+
+    def add_hooks(self, hooks: StartHooks) -> None:
+        """Called back while `run` restores the run, before the first job fires (see `StartHooks`)."""
+        self._hooks.append(hooks)
 
     @property
     def destinations(self) -> Mapping[str, Destination]:
@@ -164,15 +180,22 @@ class Runner:
                 missed.append(action)
                 continue
             self._schedule_job(action)
+        # Every job is in the scheduler, paused, while the run is restored: an operator's hold
+        # re-applied from the journal pauses them (the missed ones too) before any can fire.
+        self._scheduler.start(paused=True)
+        for action in self._missed(missed):
+            self._schedule_job(action)  # its time passed: it runs as soon as the scheduler goes
+        for hooks in self._hooks:
+            hooks.restoring()
         # Sessions on air first, then those on stand-by; all at once (each waits on its own I/O).
         to_resume = sorted(
             (sid for sid, m in self._machines.items() if m.state in _ON_AIR),
             key=lambda sid: self._machines[sid].state == SessionState.STANDBY,
         )
         await asyncio.gather(*(self._resume(sid) for sid in to_resume))
-        for action in self._missed(missed):
-            self._spawn(self._execute(action))
-        self._scheduler.start()
+        for hooks in self._hooks:
+            hooks.restored()
+        self._scheduler.resume()
         log.info(
             "runner_started",
             actions=len(self.plan.actions),
@@ -215,7 +238,10 @@ class Runner:
         """An action the journal says is done: mark it finished and replay its effect on the state."""
         self._finished[action.id].set()
         outcome = self._journal.outcome(action.id) or "ok"
-        self.bus.publish(ActionFinished(ActionResult(action, outcome, detail={"from_journal": True})))
+        detail: dict[str, Any] = {"from_journal": True}
+        if action.kind == ActionKind.CUE and (applied := (self._journal.detail(action.id) or {}).get("applied")):
+            detail["applied"] = applied  # taken on its frame: not upcoming, not skippable
+        self.bus.publish(ActionFinished(ActionResult(action, outcome, detail=detail)))
         target = _SESSION_STATE.get(action.kind)
         if target is not None and outcome == "ok":
             m = self._machines[action.session]
@@ -229,8 +255,9 @@ class Runner:
         ended (their ingest asked again of the idempotent adapters), and the cue due now, at the
         offset into the segment that the clock says."""
         now = self.clock.now()
-        if now >= self.schedule.session(sid).end:
-            # Over while we were down: its ending actions (missed, so run now) close what is left.
+        if now >= self._end(sid) and not self._paused(action_id(ActionKind.STOP_PROGRAMME, sid)):
+            # Over while we were down (and not held on air): its ending actions (missed, so run
+            # now) close what is left.
             log.warning("session_not_resumed_over", session=sid, state=self._machines[sid].state.value)
             self.bus.alert("warning", f"session '{sid}' ended while the orchestrator was down", session=sid)
             return
@@ -261,16 +288,21 @@ class Runner:
             if isinstance(got[0], BaseException):
                 raise got[0]
             # The cue due now, at the offset the clock says, before the outputs see a frame. One not
-            # yet journalled was missed and runs from the missed list (at its offset too).
+            # yet journalled was missed and runs now (at its offset too), unless a hold keeps it.
             now = self.clock.now()
-            current = [a for a in self.plan.for_session(sid) if a.kind == ActionKind.CUE and a.at <= now]
+            cues = [a for a in self.plan.for_session(sid) if a.kind == ActionKind.CUE and a.cue is not None]
             where = "on the stand-by slate"
-            if current and current[-1].cue is not None:
-                cue = current[-1].cue
-                where = f"at segment '{cue.segment_id}', {(now - cue.at).total_seconds():.1f} s in"
-                if self._journal.done(current[-1].id):
-                    self._rearmed.add(cue.id)
-                    self._media.arm(sid, self._cue_now(cue))
+            shown = self._showing(cues, now)
+            if shown is not None and shown.cue is not None:
+                where = f"at segment '{shown.cue.segment_id}', {(now - shown.cue.at).total_seconds():.1f} s in"
+                if self._journal.outcome(shown.id) == "ok":
+                    if self._taken_on_frame(shown.id):  # its as-run frame stands; the new one is not journalled
+                        self._rearmed.add(shown.id)
+                    self._media.arm(sid, self._cue_now(shown.cue))
+            for a in cues:  # handed to the programme ahead of its time, and killed before its frame
+                if a.at > now and self._journal.outcome(a.id) == "ok" and not self._taken_on_frame(a.id):
+                    assert a.cue is not None
+                    self._media.arm(sid, a.cue)
             for did, prepared in zip(on_air, got[1:], strict=True):
                 if isinstance(prepared, BaseException):
                     message = self.bus.secrets.redact(str(prepared) or type(prepared).__name__)
@@ -285,6 +317,39 @@ class Runner:
             message = self.bus.secrets.redact(str(exc) or type(exc).__name__)
             log.error("session_resume_failed", session=sid, error=message)
             self.bus.alert("error", f"session '{sid}' could not be resumed: {message}", session=sid)
+
+    def _showing(self, cues: list[Action], now: datetime) -> Action | None:
+        """The cue whose time it is on the programme: the latest due one, except that one skipped
+        leaves the one before it showing, and one held back (a hold) too."""
+        for action in reversed([a for a in cues if a.at <= now]):
+            outcome = self._journal.outcome(action.id)
+            if outcome == "skipped":
+                continue
+            if outcome == "ok" or self.pending_job(action.id):  # shown, or about to be (missed)
+                return action
+            if self._paused(action.id):
+                continue  # held: what was on before it stays
+            return action
+        return None
+
+    def _end(self, sid: str) -> datetime:
+        """When the session goes off air: its cue sheet's end (an operator may have moved it)."""
+        sheet = self.plan.cue_sheets.get(sid)
+        return sheet.end if sheet is not None else self.schedule.session(sid).end
+
+    def _paused(self, the_id: str) -> bool:
+        """The action's job waits, held by an operator."""
+        if self._scheduler is None or not self._scheduler.running:
+            return False
+        job = self._scheduler.get_job(the_id)
+        return job is not None and job.next_run_time is None
+
+    def _taken_on_frame(self, the_id: str) -> bool:
+        return (self._journal.detail(the_id) or {}).get("applied") == "on_frame"
+
+    def cue_now(self, cue: Cue) -> Cue:
+        """`cue` handed over now, after its time (see `_cue_now`)."""
+        return self._cue_now(cue)
 
     def _cue_now(self, cue: Cue) -> Cue:
         """A cue handed over after its time: a clip starts as far in as the time gone by, so the
@@ -314,7 +379,7 @@ class Runner:
         run_now: list[Action] = []
         latest_cue: dict[str, Action] = {}
         for action in missed:
-            session_end_wall = self.clock.to_wall(self.schedule.session(action.session).end)
+            session_end_wall = self.clock.to_wall(self._end(action.session))
             ending = action.kind in (ActionKind.END_BROADCAST, ActionKind.STOP_PROGRAMME)
             if session_end_wall <= now_wall and not ending:
                 self._skip(action, "missed: the session was over when the runner started")

@@ -82,9 +82,10 @@ def phase_at(t: float) -> str:
 
 
 class KillDrill:
-    def __init__(self, root: Path, *, lead_s: float = 9.0) -> None:
+    def __init__(self, root: Path, *, lead_s: float = 9.0, extra_args: tuple[str, ...] = ()) -> None:
         self.root = root
         self.lead_s = lead_s
+        self.extra_args = extra_args  # more options for `summit run` (e.g. --dashboard PORT)
         self.server = RtmpServer()
         self.local: LocalPlatforms | None = None
         self.t0 = datetime.now(UTC)
@@ -176,7 +177,7 @@ class KillDrill:
     def spawn(self) -> subprocess.Popen[str]:
         args = [sys.executable, "-m", "orchestrator.cli", "--log-format", "json", "run", str(self.schedule_path),
                 "--state-dir", str(self.root / "state"), "--recordings-dir", str(self.root / "rec"),
-                "--media-dir", str(self.root / "media")]  # fmt: skip
+                "--media-dir", str(self.root / "media"), *self.extra_args]  # fmt: skip
         with self.log_path.open("a") as log:
             return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True, env=self.env, cwd=self.root)
 
