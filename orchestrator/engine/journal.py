@@ -33,6 +33,15 @@ CREATE TABLE IF NOT EXISTS actions (
     detail TEXT
 );
 CREATE TABLE IF NOT EXISTS memory (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    sender TEXT,
+    text TEXT NOT NULL,
+    person TEXT,
+    booth TEXT
+);
 CREATE TABLE IF NOT EXISTS overrides (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -84,6 +93,19 @@ class ActionRecord:
 
 # Outcomes that end an action for good; anything else (failed) is retried after a restart.
 FINAL_OUTCOMES = ("ok", "skipped")
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A line of the participants' text channel (operators ↔ a person or a booth), either way."""
+
+    seq: int
+    at: str
+    origin: str  # operator | participant | booth (the booth's own notices: a takeover asked)
+    sender: str | None  # the participant's id when origin is participant
+    text: str  # already limited and masked by the participants adapter
+    person: str | None  # the thread: a person ...
+    booth: str | None  # ... or a booth
 
 
 @dataclass(frozen=True)
@@ -234,6 +256,36 @@ class SqliteJournal:
     def forget(self, key: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM memory WHERE key = ?", (key,))
+
+    def record_message(
+        self,
+        *,
+        at: str,
+        origin: str,
+        text: str,
+        sender: str | None = None,
+        person: str | None = None,
+        booth: str | None = None,
+    ) -> int:
+        """A line of the participants' text channel, written before it is delivered; returns its
+        sequence number (the conversation's order)."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO messages (at, origin, sender, text, person, booth) VALUES (?,?,?,?,?,?)",
+                (at, origin, sender, text, person, booth),
+            )
+        return int(cur.lastrowid or 0)
+
+    def messages(self, last: int | None = None) -> list[MessageRecord]:
+        """The text channel in order; `last`: only the newest that many."""
+        with self._lock:
+            if last is None:
+                rows = self._db.execute("SELECT * FROM messages ORDER BY seq").fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT * FROM (SELECT * FROM messages ORDER BY seq DESC LIMIT ?) ORDER BY seq", (last,)
+                ).fetchall()
+        return [MessageRecord(*r) for r in rows]
 
     def record_state(self, session: str, state: str, at: str) -> None:
         with self._lock:

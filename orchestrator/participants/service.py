@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -37,6 +38,7 @@ from orchestrator.engine.events import (
     RunStarted,
     SessionStateChanged,
 )
+from orchestrator.engine.journal import MessageRecord
 from orchestrator.engine.ports import Journal, LiveIngest, ReturnFeeds
 from orchestrator.links import LinkClaims, LinkError, LinkSigner, Person, Role, people
 from orchestrator.participants.book import LinkBook
@@ -46,7 +48,6 @@ from orchestrator.participants.taps import Tap, TapOutput
 from orchestrator.planning.cues import Cue, VideoKind
 from orchestrator.planning.plan import Plan
 from orchestrator.planning.state import SessionState
-from orchestrator.redaction import mask_text
 from orchestrator.schedule.model import Booth, Schedule
 
 log = structlog.get_logger(__name__)
@@ -54,7 +55,29 @@ log = structlog.get_logger(__name__)
 Purpose = Literal["check", "live"]
 _RUNNING = {SessionState.STANDBY, SessionState.LIVE, SessionState.OVERRUN}
 _INTERPRETER_DROP_S = 1.0  # sound flows continuously (Opus without DTX): a second of nothing is a drop
-_MAX_CHAT = 500
+_MAX_CHAT = 500  # characters a line may have (the participant's side is untrusted)
+_KEPT_CHAT = 200  # lines kept in memory, and loaded back from the journal after a restart
+
+
+class ChatJournal(Journal, Protocol):
+    """The journal as the participants use it: links, and the text channel (`SqliteJournal`)."""
+
+    def record_message(
+        self,
+        *,
+        at: str,
+        origin: str,
+        text: str,
+        sender: str | None = None,
+        person: str | None = None,
+        booth: str | None = None,
+    ) -> int: ...
+
+    def messages(self, last: int | None = None) -> list[MessageRecord]: ...
+
+
+class ChatNotKept(Exception):
+    """A line the journal could not keep (a full disk, say): it is not delivered either."""
 
 
 class JoinError(Exception):
@@ -134,7 +157,7 @@ class Participants:
         plan: Plan,
         clock: Clock,
         bus: EventBus,
-        journal: Journal,
+        journal: ChatJournal,
         live: LiveIngest,
         settings: ParticipantSettings,
         feeds: ReturnFeeds | None = None,
@@ -174,7 +197,9 @@ class Participants:
         self.duties: dict[str, Duty] = {
             b.id: Duty(b) for b in schedule.booths if any(b.id in s.booths for s in schedule.sessions)
         }
-        self.chat: list[dict[str, Any]] = []
+        self.journal = journal
+        # the conversation so far, as the journal kept it: a restarted run shows the same lines
+        self.chat: list[dict[str, Any]] = [self._chat_line(m) for m in journal.messages(last=_KEPT_CHAT)]
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Callable[[], None] | None = None
         gather_host_addresses(settings.host_addresses)
@@ -693,7 +718,10 @@ class Participants:
             text = str(data.get("text", "")).strip()[:_MAX_CHAT]
             if text:
                 duty = self.duty_of(claims.person) if claims.role == "interpreter" else None
-                self.say(text, sender=claims.person, person=claims.person, booth=duty.booth.id if duty else None)
+                try:
+                    self.say(text, sender=claims.person, person=claims.person, booth=duty.booth.id if duty else None)
+                except ChatNotKept:
+                    return {"type": "error", "message": "your message could not be sent: please try again"}
             return None
         if kind == "booth":
             error = self.booth_command(claims.person, str(data.get("command", "")))
@@ -704,29 +732,53 @@ class Participants:
 
     def say(self, text: str, *, sender: str, person: str | None = None, booth: str | None = None) -> None:
         """A line on the text channel between operators and a person (or a whole booth).
-        `sender` is a person id or "operator". Operators read it in the as-run log (an info alert)."""
-        text = mask_text(text.strip()[:_MAX_CHAT])
-        message = {
-            "type": "chat",
-            "from": "operator" if sender == "operator" else self._name(sender),
-            "text": text,
-            "at": self.clock.now().isoformat(),
-            "person": person,
-            "booth": booth,
-        }
-        self.chat.append(message)
-        del self.chat[:-200]
-        if sender != "operator":
+        `sender` is a person id or "operator". Operators read it in the as-run log (an info alert).
+        Journalled before it is delivered; raises `ChatNotKept` if the journal cannot keep it."""
+        operator = sender == "operator"
+        message = self._keep(
+            "operator" if operator else "participant", None if operator else sender, text, person, booth
+        )
+        if not operator:
             where = f"booth {booth}" if booth else sender
-            self.bus.alert("info", f"message from {self._name(sender)} ({where}): {text}")
+            self.bus.alert("info", f"message from {message['from']} ({where}): {message['text']}")
         for presence in self._audience(person, booth):
             self._send(presence, message)
 
     def _say_system(self, text: str, *, booth: str) -> None:
-        message = {"type": "chat", "from": "booth", "text": text, "at": self.clock.now().isoformat(), "booth": booth}
-        self.chat.append(message)
+        message = self._keep("booth", None, text, None, booth)
         for presence in self._audience(None, booth):
             self._send(presence, message)
+
+    def _keep(
+        self, origin: str, sender: str | None, text: str, person: str | None, booth: str | None
+    ) -> dict[str, Any]:
+        """The line limited, masked (held secrets and patterned ones), written to the journal, then
+        added to the conversation in memory; what the pages are sent."""
+        text = self.bus.secrets.redact(text.strip()[:_MAX_CHAT])
+        at = self.clock.now().isoformat()
+        try:
+            seq = self.journal.record_message(
+                at=at, origin=origin, text=text, sender=sender, person=person, booth=booth
+            )
+        except sqlite3.Error as exc:
+            log.error("chat_not_journalled", origin=origin, person=person, booth=booth, error=type(exc).__name__)
+            raise ChatNotKept(f"the journal could not keep the line ({type(exc).__name__}): it was not sent") from None
+        message = self._chat_line(MessageRecord(seq, at, origin, sender, text, person, booth))
+        self.chat.append(message)
+        del self.chat[:-_KEPT_CHAT]
+        return message
+
+    def _chat_line(self, record: MessageRecord) -> dict[str, Any]:
+        """A journalled line as the pages and /api/chat show it."""
+        sender = record.origin if record.origin in ("operator", "booth") else self._name(record.sender)
+        return {
+            "type": "chat",
+            "from": sender,
+            "text": record.text,
+            "at": record.at,
+            "person": record.person,
+            "booth": record.booth,
+        }
 
     def _audience(self, person: str | None, booth: str | None) -> list[Presence]:
         if booth and booth in self.duties:

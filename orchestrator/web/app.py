@@ -8,6 +8,13 @@
 
 Who may see what: `orchestrator.web.auth` (every route declares a role; sign-in at /login; with no
 users file, the local machine only).
+
+A socket's caller is checked again before every command, before every push and once a second: a
+page left open after its user signed out (on a shared control-room PC), was removed or lost their
+token stops hearing the event. Signing out closes that session's sockets at once; a removed user
+or a revoked token (the users file re-read) within the second. The close code is `CLOSE_SIGNED_OUT`
+(4401, "unauthorized" in the application range) with the reason as its message, so the page asks
+who it is and shows the sign-in link instead of reconnecting.
 """
 
 from __future__ import annotations
@@ -19,11 +26,12 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 
-from orchestrator.web.auth import ACCESS, Access, Role, declare, recheck, requires
+from orchestrator.web.auth import ACCESS, Access, Role, User, declare, requires
 from orchestrator.web.commands import calling_as
 from orchestrator.web.hub import DashboardHub
 
@@ -33,6 +41,56 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 HUB = web.AppKey("dashboard_hub", DashboardHub)
 SOCKETS = web.AppKey("dashboard_sockets", weakref.WeakSet[web.WebSocketResponse])
+
+CLOSE_SIGNED_OUT = 4401  # the caller's credentials no longer count: the page shows the sign-in link
+RECHECK_S = 1.0  # how often every open socket's caller is checked again, pushes or not
+
+
+class Viewer:
+    """One dashboard socket as the broadcaster sees it: before each push its caller is checked
+    again, and one who no longer counts gets the close instead of the frame."""
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self.ws = ws
+        self.request = request
+        self.sid = request.app[ACCESS].session_id(request)  # to find it when that session signs out
+        self.ended = False
+        self.closing: asyncio.Task[Any] | None = None  # the close under way, once ended
+
+    @property
+    def closed(self) -> bool:
+        return self.ended or self.ws.closed
+
+    async def send_str(self, data: str, compress: int | None = None) -> None:
+        if self.caller() is not None:
+            await self.ws.send_str(data, compress)
+
+    def caller(self) -> User | None:
+        """Who the socket's credentials name now; None (and the socket closing) when nobody."""
+        if self.closed:
+            return None
+        found = self.request.app[ACCESS].reidentify(self.request)
+        if isinstance(found, User):
+            return found
+        self.end(found)
+        return None
+
+    def end(self, reason: str) -> None:
+        """Stop at once (no frame goes out after this) and close with the reason, in the background:
+        a page that does not answer the close must not hold up the push or the sign-out."""
+        if self.closed:
+            return
+        self.ended = True
+        log.info("dashboard_client_closed", reason=reason.replace(" ", "_"), peer=self.request.remote)
+        self.closing = task = asyncio.get_running_loop().create_task(
+            self.ws.close(code=CLOSE_SIGNED_OUT, message=reason.encode()), name="dashboard-socket-close"
+        )
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+
+VIEWERS = web.AppKey("dashboard_viewers", weakref.WeakSet[Viewer])
+_closing: set[asyncio.Task[Any]] = set()  # close tasks in flight (the loop keeps only weak references)
 
 # Strict JSON: NaN/Infinity would make the page's JSON.parse drop the whole message (scrub maps them to null).
 _dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -58,11 +116,14 @@ def make_dashboard_app(
     app[HUB] = hub
     sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
     app[SOCKETS] = sockets
+    viewers: weakref.WeakSet[Viewer] = weakref.WeakSet()
+    app[VIEWERS] = viewers
     app.router.add_get("/", _index)
     app.router.add_get("/api/state", _state)
     app.router.add_get("/ws", _websocket)
     declare(app.router.add_static("/static/", STATIC), Role.VIEWER)
     app.cleanup_ctx.append(_broadcasting)
+    app.cleanup_ctx.append(_watching_callers)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(_security_headers)
     for extend in extensions:
@@ -114,27 +175,29 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)
+    viewer = Viewer(ws, request)
     request.app[SOCKETS].add(ws)
-    hub.broadcaster.add(ws)
+    request.app[VIEWERS].add(viewer)
+    hub.broadcaster.add(viewer)
     log.info("dashboard_client_connected", peer=request.remote, clients=len(hub.broadcaster.clients))
     try:
-        await ws.send_str(_dumps({"type": "snapshot", "data": hub.snapshot()}))
+        await viewer.send_str(_dumps({"type": "snapshot", "data": hub.snapshot()}))
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 # Who sends this command *now*: since the socket opened they may have signed out,
                 # been removed, had their token revoked or their role lowered.
-                caller = recheck(request)
+                caller = viewer.caller()
                 if caller is None:
-                    log.info("dashboard_client_refused", reason="credentials_gone", peer=request.remote)
-                    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"signed out")
+                    if viewer.closing is not None:  # with the reason, before the handler's own close
+                        await viewer.closing
                     break
                 with calling_as(caller):  # commands check the caller's role
                     reply = await hub.commands.handle_text(msg.data)
-                await ws.send_str(_dumps(hub.scrub(reply.to_json())))
+                await viewer.send_str(_dumps(hub.scrub(reply.to_json())))
     except ConnectionError:
         pass  # the page went away mid-send; the finally below forgets it
     finally:
-        hub.broadcaster.discard(ws)
+        hub.broadcaster.discard(viewer)
         log.info("dashboard_client_disconnected", peer=request.remote, clients=len(hub.broadcaster.clients))
     return ws
 
@@ -152,6 +215,31 @@ def _same_origin(request: web.Request) -> bool:
 async def _broadcasting(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[HUB].broadcaster.run(), name="dashboard-broadcast")
     yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _watching_callers(app: web.Application) -> AsyncIterator[None]:
+    """Signing out closes the session's sockets at once; every second, every socket's caller is
+    checked again (a user removed or a token revoked: the users file is re-read when it changed)."""
+    viewers = app[VIEWERS]
+
+    def signed_out(sid: str) -> None:
+        for viewer in list(viewers):
+            if viewer.sid == sid:
+                viewer.end("signed out")
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(RECHECK_S)
+            for viewer in list(viewers):
+                viewer.caller()
+
+    unsubscribe = app[ACCESS].on_signout(signed_out)
+    task = asyncio.create_task(watch(), name="dashboard-callers")
+    yield
+    unsubscribe()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -30,7 +30,8 @@ The middleware, for every request, in this order:
 Sessions: the cookie holds the user's name, a fingerprint of their password hash, a random session
 id and an expiry, signed with a secret kept in the state directory, so a restart of the server
 keeps everyone signed in (the page reconnects by itself). A changed password or a removed user ends
-their sessions at once; signing out revokes the session id in memory — after a restart, a copy of a
+their sessions at once (their open dashboard sockets within the second, `orchestrator.web.app`);
+signing out closes that session's sockets and revokes the session id in memory — after a restart, a copy of a
 signed-out cookie would be accepted again until it expires (12 h by default).
 
 Failed sign-ins (and wrong bearer tokens) are limited per user name and per address, 5 a minute by
@@ -131,8 +132,8 @@ def recheck(request: web.Request) -> User | None:
     access = request.app.get(ACCESS)
     if access is None:
         return None
-    user, _, refusal = access._identify(request)
-    return None if refusal is not None else user
+    found = access.reidentify(request)
+    return found if isinstance(found, User) else None
 
 
 # ---------------------------------------------------------------------- the machinery
@@ -267,6 +268,7 @@ class Access:
     _origins: set[str] = field(default_factory=set, init=False)
     _any_ip: bool = field(default=False, init=False)
     _revoked: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    _signout_listeners: list[Callable[[str], None]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.secret) < 32:
@@ -380,7 +382,7 @@ class Access:
         ).encode()
         return f"{_b64(body)}.{self._sign(body)}", session
 
-    def _session(self, cookie: str | None) -> _Session | None:
+    def _session(self, cookie: str | None, *, check_expiry: bool = True, check_revoked: bool = True) -> _Session | None:
         if not cookie or "." not in cookie:
             return None
         body_b64, sig = cookie.rsplit(".", 1)
@@ -392,7 +394,7 @@ class Access:
             session = _Session(str(raw["u"]), str(raw["f"]), str(raw["s"]), float(raw["e"]))
         except (ValueError, KeyError, TypeError):
             return None
-        if session.expires <= self.wall() or session.sid in self._revoked:
+        if (check_expiry and session.expires <= self.wall()) or (check_revoked and session.sid in self._revoked):
             return None
         return session
 
@@ -405,6 +407,18 @@ class Access:
             if expires <= now:
                 del self._revoked[sid]
         self._revoked[session.sid] = session.expires
+
+    def session_id(self, request: web.Request) -> str | None:
+        """The id of the signed-in session the request's cookie carries (None: a token, the local
+        machine, or no valid session), to find its sockets when it signs out."""
+        session = self._session(request.cookies.get(SESSION_COOKIE))
+        return session.sid if session is not None else None
+
+    def on_signout(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call `listener(session id)` when a session signs out (before the response is sent);
+        returns what removes it."""
+        self._signout_listeners.append(listener)
+        return lambda: self._signout_listeners.remove(listener)
 
     def _set_cookies(self, request: web.Request, response: web.StreamResponse, cookie: str, session: _Session) -> None:
         secure = self.scheme(request) == "https"
@@ -453,10 +467,36 @@ class Access:
             return user, None, None
         session = self._session(request.cookies.get(SESSION_COOKIE))
         if session is not None:
-            account = self.users.account(session.name)
-            if account is not None and hmac.compare_digest(account.fingerprint, session.fingerprint):
-                return User(account.name, account.role, via="session"), session, None
+            user = self._session_user(session)
+            if user is not None:
+                return user, session, None
         return None, None, None
+
+    def _session_user(self, session: _Session) -> User | None:
+        """The signed-in user, while their account exists with the password the session began with."""
+        account = self.users.account(session.name) if self.users is not None else None
+        if account is not None and hmac.compare_digest(account.fingerprint, session.fingerprint):
+            return User(account.name, account.role, via="session")
+        return None
+
+    def reidentify(self, request: web.Request) -> User | str:
+        """The caller the request's credentials name now, or why they no longer count (`signed
+        out`, `session expired`, `access removed`, `token revoked`). For a socket opened with
+        credentials that were good: a failure here is not a guess, so the limiter is not told."""
+        if self.users is None:
+            user, _, refusal = self._identify(request)
+            return user if user is not None and refusal is None else "access removed"
+        authorization = request.headers.get(hdrs.AUTHORIZATION)
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            user = self.users.check_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+            return user if user is not None else "token revoked"
+        cookie = request.cookies.get(SESSION_COOKIE)
+        session = self._session(cookie)
+        if session is None:
+            unexpired = self._session(cookie, check_expiry=False, check_revoked=False)
+            return "signed out" if unexpired is not None and unexpired.sid in self._revoked else "session expired"
+        return self._session_user(session) or "access removed"
 
     # ------------------------------------------------------------------ the middleware
 
@@ -606,6 +646,11 @@ class Access:
             raise web.HTTPSeeOther("/")
         self._revoke(session)
         log.info("signout", user=session.name, peer=self.client_address(request))
+        for listener in list(self._signout_listeners):  # its open dashboard sockets close now
+            try:
+                listener(session.sid)
+            except Exception as exc:  # a listener's failure must not keep the user signed in
+                log.error("signout_listener_failed", error=type(exc).__name__)
         response = _see_other("/login")
         response.del_cookie(SESSION_COOKIE, path="/")
         response.del_cookie(CSRF_COOKIE, path="/")

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from orchestrator.logconfig import configure_logging
 from orchestrator.schedule.model import Schedule
-from orchestrator.web.app import make_dashboard_app, serve_dashboard
+from orchestrator.web.app import CLOSE_SIGNED_OUT, make_dashboard_app, serve_dashboard
 from orchestrator.web.auth import (
     CSRF_HEADER,
     SESSION_COOKIE,
@@ -645,4 +645,4 @@ async def test_the_dashboard_socket_of_someone_who_signed_out_takes_no_more_comm
                 if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
                     break
                 assert msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data).get("id") != 2, msg
-            assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+            assert ws.close_code == CLOSE_SIGNED_OUT

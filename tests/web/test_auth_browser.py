@@ -87,3 +87,50 @@ async def test_sign_in_on_the_page_and_see_the_dashboard(two_sessions: Schedule,
                 await browser.close()
     finally:
         await runner.cleanup()
+
+
+async def test_a_page_signed_out_elsewhere_shows_the_sign_in_link_and_stops(
+    two_sessions: Schedule, tmp_path: Path
+) -> None:
+    """Two tabs of one browser: signing out in one closes the other's socket; that page clears the
+    event off the screen, shows the sign-in link and does not reconnect in a loop."""
+    users_file = tmp_path / "users.yaml"
+    make_users_file(users_file)
+    stage = Stage(two_sessions)
+    runner, url = await serve_dashboard(stage.hub, access=Access.configure(users_file, secret_file=tmp_path / "key"))
+    try:
+        async with playwright_api.async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                context = await browser.new_context(viewport={"width": 1280, "height": 900})
+                page = await context.new_page()
+                problems: list[str] = []
+                page.on("pageerror", lambda exc: problems.append(str(exc)))
+                sockets: list[object] = []
+                page.on("websocket", lambda ws: sockets.append(ws))
+                await page.goto(url + "/login")
+                await page.fill("#name", "otto")
+                await page.fill("#password", PASSWORDS["otto"])
+                await page.click("#submit")
+                await expect(page.locator("#link")).to_have_attribute("data-state", "live", timeout=5000)
+                await expect(page.locator("main.grid")).to_be_visible()
+                assert len(sockets) == 1
+
+                other = await context.new_page()  # the same browser's other tab signs out
+                await other.goto(url + "/")
+                await other.click("#signout button")
+                await expect(other).to_have_url(re.compile(r"/login"))
+
+                await expect(page.locator("#link")).to_have_attribute("data-state", "signed-out", timeout=5000)
+                await expect(page.locator("#signin-banner")).to_be_visible()
+                await expect(page.locator("#signin-reason")).to_have_text("Signed out")
+                await expect(page.locator("main.grid")).to_be_hidden()  # nothing of the event left on screen
+                await expect(page.locator("#signin-link")).to_have_attribute("href", "/login?next=%2F")
+                # a reconnect loop would open a new socket within its first 0.5 s retry
+                await page.wait_for_timeout(2000)
+                assert len(sockets) == 1
+                assert problems == []
+            finally:
+                await browser.close()
+    finally:
+        await runner.cleanup()

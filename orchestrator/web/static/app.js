@@ -30,6 +30,7 @@
   const BEFORE_AIR = ["scheduled", "preparing", "standby"];
   const enc = encodeURIComponent;
   let me = null; // who the server says we are: {name, role, via, loopback_only, csrf_token}
+  let signedOut = false; // the server ended this page's access: nothing shown, no reconnecting
   let lastVersion = -1; // the snapshot version last rendered (a restarted server starts again)
   const hhmm = (iso) => (iso ? iso.slice(11, 16) : "");
   const hhmmss = (iso) => (iso ? iso.slice(11, 19) : "");
@@ -482,6 +483,7 @@
   }
 
   function refreshAsRun() {
+    if (signedOut) return;
     fetch("/api/as-run?format=json", { cache: "no-store" })
       .then((r) => (r.ok ? r.json() : null))
       .then((data) => {
@@ -499,13 +501,32 @@
       .catch(() => {});
   }
 
+  // Signed out (in another tab, a removed user, an expired session): the event leaves the screen
+  // and the page links to the sign-in, coming back here afterwards.
+  function showSignedOut(reason) {
+    signedOut = true;
+    snap = null;
+    me = null;
+    document.body.dataset.signedOut = "true";
+    $("signin-reason").textContent = reason ? reason.charAt(0).toUpperCase() + reason.slice(1) : "Not signed in";
+    $("signin-link").href = `/login?next=${encodeURIComponent(location.pathname)}`;
+    $("signin-banner").hidden = false;
+    $("user").textContent = "";
+    $("signout").hidden = true;
+    const link = $("link");
+    link.dataset.state = "signed-out";
+    link.textContent = "signed out";
+  }
+
   function whoAmI() {
     fetch("/api/me", { cache: "no-store", credentials: "same-origin" })
       .then((r) => {
-        $("signin-banner").hidden = r.status !== 401; // signed out (a session expired): say so, link to sign in
+        if (r.status === 401) showSignedOut("signed out"); // (a session expired): say so, link to sign in
+        else $("signin-banner").hidden = true;
         return r.ok ? r.json() : null;
       })
       .then((data) => {
+        if (signedOut) return;
         me = data;
         $("user").textContent = data ? `${data.name} · ${data.role}` : "";
         $("loopback-banner").hidden = !(data && data.loopback_only);
@@ -604,6 +625,7 @@
     const link = $("link");
     ws.onopen = () => { retryMs = 500; whoAmI(); refreshAsRun(); };
     ws.onmessage = (ev) => {
+      if (signedOut) return;
       const msg = JSON.parse(ev.data);
       if (msg.type === "snapshot") {
         link.dataset.state = "live";
@@ -611,11 +633,23 @@
         accept(msg.data);
       }
     };
-    ws.onclose = () => {
+    const retry = () => {
       link.dataset.state = "down";
       link.textContent = "disconnected — retrying";
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, 5000);
+    };
+    ws.onclose = (ev) => {
+      if (signedOut) return;
+      // 4401: the server says this socket's credentials no longer count; a refused handshake (signed
+      // out meanwhile) shows as 1006. Either way ask who we are: signed out means the sign-in link,
+      // not a reconnect loop (a session renewed by the page's own requests simply reconnects).
+      fetch("/api/me", { cache: "no-store", credentials: "same-origin" })
+        .then((r) => {
+          if (r.status === 401) showSignedOut(ev.code === 4401 && ev.reason ? ev.reason : "signed out");
+          else retry();
+        })
+        .catch(retry);
     };
   }
 
