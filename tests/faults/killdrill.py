@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -66,6 +67,20 @@ class DrillResult:
     log_text: str
     wall_s: float
     restarts: int = field(default=0)
+
+
+EARLIEST_S = -7.5  # the first process starts 9 s before the first session
+LATEST_S = SESSION_B[1] - 5.0
+SPACING_S = 4.0  # a restarted process has its outputs back (and its journal caught up) before the next kill
+
+
+def kill_points(rng: random.Random, n: int) -> list[float]:
+    """n sorted moments in [EARLIEST_S, LATEST_S] (seconds from T0), at least SPACING_S apart."""
+    slack = (LATEST_S - EARLIEST_S) - SPACING_S * (n - 1)
+    if slack < 0:
+        raise ValueError(f"{n} kills do not fit in one event {SPACING_S:g} s apart")
+    cuts = sorted(rng.uniform(0, slack) for _ in range(n))
+    return [round(EARLIEST_S + c + i * SPACING_S, 2) for i, c in enumerate(cuts)]
 
 
 def phase_at(t: float) -> str:
