@@ -1,10 +1,13 @@
 """Google OAuth 2 refresh-token flow: one authorised refresh token per channel, access tokens
-refreshed ahead of expiry (and once more after a 401)."""
+refreshed ahead of expiry (and once more after a 401). Every token obtained (an access token, a
+rotated refresh token) is handed to `hold` before anything else sees it: the run's `Secrets.add`,
+so it is masked by value everywhere even though nothing about it looks like a token."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import aiohttp
 import structlog
@@ -30,6 +33,7 @@ class GoogleOAuth:
         destination: str,
         margin_s: float = 300.0,
         backoff: Backoff | None = None,
+        hold: Callable[[str], None] | None = None,
     ) -> None:
         self._http = http
         self._token_url = token_url
@@ -38,6 +42,7 @@ class GoogleOAuth:
         self._destination = destination
         self._margin_s = margin_s
         self._backoff = backoff or Backoff()
+        self._hold = hold or (lambda _token: None)
         self._token: str | None = None
         self._expires_at = 0.0  # time.monotonic(): a rehearsal's compressed clock must not age tokens
         self.scopes: frozenset[str] = frozenset()
@@ -70,6 +75,10 @@ class GoogleOAuth:
                     data = await _json(resp)
                     token = data.get("access_token")
                     if resp.status == 200 and isinstance(token, str):
+                        self._hold(token)
+                        rotated = data.get("refresh_token")  # Google may rotate it
+                        if isinstance(rotated, str):
+                            self._hold(rotated)
                         self._token = token
                         lifetime = float(str(data.get("expires_in", 3600)))
                         self._expires_at = time.monotonic() + lifetime

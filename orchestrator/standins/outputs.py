@@ -53,6 +53,7 @@ class EmulatedOutputs:
             event_id=ctx.schedule.event.id,
             clock=ctx.clock,
             notifier=ctx.notifier,
+            secrets=ctx.secrets,
         )
         stack.push_async_callback(close_platforms, by_kind)
         self._local, self._ctx = local, ctx

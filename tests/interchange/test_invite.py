@@ -12,8 +12,8 @@ import pytest
 from icalendar import Calendar
 
 from orchestrator.cli import main
-from orchestrator.linksecret import LinkSecretError, load_link_secret
 from orchestrator.links import LinkSigner
+from orchestrator.linksecret import LinkSecretError, load_link_secret
 from tests.interchange.conftest import HERE
 
 DST = HERE / "invite-dst.yaml"
