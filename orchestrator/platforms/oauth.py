@@ -15,6 +15,7 @@ import structlog
 from orchestrator.platforms.credentials import YouTubeCredentials
 from orchestrator.platforms.errors import CredentialsRejected, PlatformUnavailable
 from orchestrator.platforms.retry import Backoff
+from orchestrator.redaction import Secrets
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +43,9 @@ class GoogleOAuth:
         self._destination = destination
         self._margin_s = margin_s
         self._backoff = backoff or Backoff()
-        self._hold = hold or (lambda _token: None)
+        # Without the run's, a private `Secrets` of its own: log lines still mask the token by value.
+        self._own_secrets = Secrets()
+        self._hold = hold or self._own_secrets.add
         self._token: str | None = None
         self._expires_at = 0.0  # time.monotonic(): a rehearsal's compressed clock must not age tokens
         self.scopes: frozenset[str] = frozenset()
