@@ -36,9 +36,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.engine.runner import ReloadResult, Runner
 from orchestrator.engine.view import RunSnapshot
+from orchestrator.linksecret import live_participant_settings
 from orchestrator.media import process_writer
 from orchestrator.outputs import PlatformOutputs
-from orchestrator.participants.secret import live_participant_settings
 from orchestrator.platforms.credentials import CredentialsMissing, CredentialStore, SecretsFileError
 from orchestrator.schedule.loader import ScheduleError, parse_schedule_text
 from orchestrator.schedule.model import (

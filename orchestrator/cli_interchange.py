@@ -14,10 +14,10 @@ from orchestrator.interchange.export import EXPORT_FORMATS, export
 from orchestrator.interchange.formats import FORMATS, InterchangeError, parse
 from orchestrator.interchange.importer import import_programme
 from orchestrator.interchange.invite import DEFAULT_CHECK_LEAD, DEFAULT_CHECK_LENGTH, invitations, write
-from orchestrator.interchange.secret import LinkSecretError, load_link_secret
 from orchestrator.interchange.source import read_source
 from orchestrator.interchange.template import TemplateError, load_template
 from orchestrator.links import LinkSigner
+from orchestrator.linksecret import LinkSecretError, load_link_secret
 from orchestrator.schedule.loader import ScheduleError, load_schedule, schedule_warnings
 from orchestrator.schedule.model import Duration, Schedule
 
@@ -92,7 +92,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
     if not args.base_url.startswith(("https://", "http://")):
         return _fail(f"--base-url {args.base_url!r} is not an http(s) URL (the join pages' address)")
     try:
-        signer = LinkSigner(load_link_secret(args.link_secret_file), schedule.event.id)
+        signer = LinkSigner(load_link_secret(args.link_secret_file).get_secret_value(), schedule.event.id)
     except LinkSecretError as exc:
         return _fail(f"summit invite: {exc}")
     invites = invitations(schedule, signer, args.base_url, check_lead=args.check_lead, check_length=args.check_length)

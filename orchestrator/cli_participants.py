@@ -17,8 +17,8 @@ from typing import Any
 from orchestrator.clock import SystemClock
 from orchestrator.engine.journal import SqliteJournal
 from orchestrator.links import LinkSigner
+from orchestrator.linksecret import LinkSecretError, load_link_secret
 from orchestrator.participants.book import LinkBook
-from orchestrator.participants.secret import LinkSecretError, load_link_secret
 from orchestrator.schedule.loader import ScheduleError, load_schedule
 from orchestrator.schedule.model import Schedule
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from orchestrator.clock import Clock
+from orchestrator.engine.events import EventBus
 from orchestrator.engine.ports import Journal, Notifier, Platform
 from orchestrator.engine.view import RunSnapshot
 from orchestrator.platforms.credentials import CredentialStore
@@ -28,6 +29,7 @@ from orchestrator.platforms.factory import close_platforms, for_destinations, ma
 from orchestrator.platforms.file import FilePlatform
 from orchestrator.platforms.rtmp import RtmpPlatform
 from orchestrator.platforms.settings import FacebookSettings, YouTubeSettings
+from orchestrator.redaction import Secrets
 from orchestrator.schedule.model import Destination, FileDestination, RtmpDestination, Schedule
 
 Recordings = dict[tuple[str, str], str]  # (session, destination) → where its output was recorded
@@ -42,6 +44,12 @@ class OutputsContext:
     journal: Journal
     notifier: Notifier
     recordings_dir: Path
+
+    @property
+    def secrets(self) -> Secrets | None:
+        """The run's secrets, which the bus masks every message with: an adapter adds each token it
+        obtains at run time, so it is masked by value everywhere (None: a notifier that is no bus)."""
+        return self.notifier.secrets if isinstance(self.notifier, EventBus) else None
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,7 @@ class PlatformOutputs:
             facebook=self.facebook or FacebookSettings(),
             clock=ctx.clock,
             notifier=ctx.notifier,
+            secrets=ctx.secrets,
         )
         stack.push_async_callback(close_platforms, by_kind)
         return Wiring(

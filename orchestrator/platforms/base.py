@@ -1,6 +1,9 @@
 """What the HTTP platform adapters (YouTube, Facebook) share: their collaborators, one aiohttp
 session opened on first use (or given by the caller, who then closes it), a lock per destination
-and session so concurrent calls for one broadcast run one at a time, and alerts to the notifier."""
+and session so concurrent calls for one broadcast run one at a time, alerts to the notifier, and
+the run's `Secrets`: every credential and token an adapter obtains joins it at once, so it is masked
+by value wherever it could appear (logs, journal, dashboard, errors), not only where a pattern
+expects one."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import aiohttp
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.engine.ports import Journal, Notifier
 from orchestrator.platforms.credentials import CredentialStore
+from orchestrator.redaction import Secrets
 from orchestrator.schedule.model import Session
 
 
@@ -24,8 +28,11 @@ class HttpPlatform:
         clock: Clock | None = None,
         notifier: Notifier | None = None,
         http: aiohttp.ClientSession | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
         self._credentials = credentials
+        # The composition hands in the run's (the bus's); alone, a private one still masks log lines.
+        self.secrets = secrets if secrets is not None else Secrets()
         self._journal = journal
         self._clock = clock or SystemClock()
         self._notifier = notifier

@@ -183,6 +183,7 @@ class _Doctor:
             destination=d.id,
             margin_s=0,
             backoff=self.youtube.backoff,
+            hold=self.remember,  # the access token too: a finding must not echo it
         )
         try:
             await oauth.token()

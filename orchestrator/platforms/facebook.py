@@ -29,7 +29,7 @@ from orchestrator.platforms.errors import DestinationFailed, StreamNotActive
 from orchestrator.platforms.facebook_api import GraphApi, GraphApiError
 from orchestrator.platforms.settings import FacebookSettings
 from orchestrator.platforms.urls import split_stream_url
-from orchestrator.redaction import mask_key
+from orchestrator.redaction import Secrets, mask_key
 from orchestrator.schedule.model import FacebookDestination, Session
 
 log = structlog.get_logger(__name__)
@@ -74,8 +74,9 @@ class FacebookPlatform(HttpPlatform):
         clock: Clock | None = None,
         notifier: Notifier | None = None,
         http: aiohttp.ClientSession | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
-        super().__init__(credentials, journal, clock=clock, notifier=notifier, http=http)
+        super().__init__(credentials, journal, clock=clock, notifier=notifier, http=http, secrets=secrets)
         self.settings = settings or FacebookSettings()
         self._apis: dict[str, GraphApi] = {}
 
@@ -138,6 +139,7 @@ class FacebookPlatform(HttpPlatform):
                 "pageMismatch",
                 f"credentials '{d.credentials}' are for page {creds.page_id}, but the destination is page {d.page}",
             )
+        self.secrets.add(creds.page_token)
         http = self._session()
         api = GraphApi(http, self.settings, creds, name=d.credentials, destination=d.id)
         self._apis[d.id] = api

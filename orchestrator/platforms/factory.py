@@ -14,6 +14,7 @@ from orchestrator.platforms.file import FilePlatform
 from orchestrator.platforms.rtmp import RtmpPlatform
 from orchestrator.platforms.settings import FacebookSettings, YouTubeSettings
 from orchestrator.platforms.youtube import YouTubePlatform
+from orchestrator.redaction import Secrets
 
 
 def make_platforms(
@@ -27,11 +28,13 @@ def make_platforms(
     clock: Clock | None = None,
     notifier: Notifier | None = None,
     rtmp_redirect: str | None = None,
+    secrets: Secrets | None = None,
 ) -> dict[str, Platform]:
-    """Platforms keyed by destination kind ("youtube", "facebook", "rtmp", "file")."""
+    """Platforms keyed by destination kind ("youtube", "facebook", "rtmp", "file"); `secrets` (the
+    run's) receives every credential and token the HTTP adapters obtain."""
     return {
-        "youtube": YouTubePlatform(credentials, journal, youtube, clock=clock, notifier=notifier),
-        "facebook": FacebookPlatform(credentials, journal, facebook, clock=clock, notifier=notifier),
+        "youtube": YouTubePlatform(credentials, journal, youtube, clock=clock, notifier=notifier, secrets=secrets),
+        "facebook": FacebookPlatform(credentials, journal, facebook, clock=clock, notifier=notifier, secrets=secrets),
         "rtmp": RtmpPlatform(credentials, redirect_to=rtmp_redirect),
         "file": FilePlatform(recordings_dir, event_id),
     }

@@ -1,10 +1,13 @@
 """Google OAuth 2 refresh-token flow: one authorised refresh token per channel, access tokens
-refreshed ahead of expiry (and once more after a 401)."""
+refreshed ahead of expiry (and once more after a 401). Every token obtained (an access token, a
+rotated refresh token) is handed to `hold` before anything else sees it: the run's `Secrets.add`,
+so it is masked by value everywhere even though nothing about it looks like a token."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import aiohttp
 import structlog
@@ -12,6 +15,7 @@ import structlog
 from orchestrator.platforms.credentials import YouTubeCredentials
 from orchestrator.platforms.errors import CredentialsRejected, PlatformUnavailable
 from orchestrator.platforms.retry import Backoff
+from orchestrator.redaction import Secrets
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +34,7 @@ class GoogleOAuth:
         destination: str,
         margin_s: float = 300.0,
         backoff: Backoff | None = None,
+        hold: Callable[[str], None] | None = None,
     ) -> None:
         self._http = http
         self._token_url = token_url
@@ -38,6 +43,9 @@ class GoogleOAuth:
         self._destination = destination
         self._margin_s = margin_s
         self._backoff = backoff or Backoff()
+        # Without the run's, a private `Secrets` of its own: log lines still mask the token by value.
+        self._own_secrets = Secrets()
+        self._hold = hold or self._own_secrets.add
         self._token: str | None = None
         self._expires_at = 0.0  # time.monotonic(): a rehearsal's compressed clock must not age tokens
         self.scopes: frozenset[str] = frozenset()
@@ -70,6 +78,10 @@ class GoogleOAuth:
                     data = await _json(resp)
                     token = data.get("access_token")
                     if resp.status == 200 and isinstance(token, str):
+                        self._hold(token)
+                        rotated = data.get("refresh_token")  # Google may rotate it
+                        if isinstance(rotated, str):
+                            self._hold(rotated)
                         self._token = token
                         lifetime = float(str(data.get("expires_in", 3600)))
                         self._expires_at = time.monotonic() + lifetime

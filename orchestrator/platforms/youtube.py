@@ -29,7 +29,7 @@ from orchestrator.platforms.errors import DestinationFailed, StreamNotActive
 from orchestrator.platforms.oauth import GoogleOAuth
 from orchestrator.platforms.settings import YouTubeSettings
 from orchestrator.platforms.youtube_api import QuotaLedger, YouTubeApi, YouTubeApiError
-from orchestrator.redaction import mask_key
+from orchestrator.redaction import Secrets, mask_key
 from orchestrator.schedule.model import Session, YouTubeDestination
 
 log = structlog.get_logger(__name__)
@@ -72,8 +72,9 @@ class YouTubePlatform(HttpPlatform):
         clock: Clock | None = None,
         notifier: Notifier | None = None,
         http: aiohttp.ClientSession | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
-        super().__init__(credentials, journal, clock=clock, notifier=notifier, http=http)
+        super().__init__(credentials, journal, clock=clock, notifier=notifier, http=http, secrets=secrets)
         self.settings = settings or YouTubeSettings()
         self._apis: dict[tuple[str, str], YouTubeApi] = {}
         self._ledgers: dict[str, QuotaLedger] = {}
@@ -143,6 +144,7 @@ class YouTubePlatform(HttpPlatform):
             creds = self._credentials.youtube(d.credentials)
         except CredentialsMissing as err:
             raise DestinationFailed(d.id, "credentialsMissing", str(err)) from None
+        self.secrets.add(creds.client_secret, creds.refresh_token)
         http = self._session()
         oauth = self._oauth.get(d.credentials)
         if oauth is None:
@@ -154,6 +156,7 @@ class YouTubePlatform(HttpPlatform):
                 destination=d.id,
                 margin_s=self.settings.token_refresh_margin_s,
                 backoff=self.settings.backoff,
+                hold=self.secrets.add,
             )
             self._oauth[d.credentials] = oauth
         ledger = self._ledgers.get(creds.client_id)

@@ -38,6 +38,7 @@ from orchestrator.engine.ports import Journal, Notifier, Platform
 from orchestrator.platforms.credentials import CredentialStore
 from orchestrator.platforms.factory import make_platforms
 from orchestrator.platforms.settings import FacebookSettings, YouTubeSettings
+from orchestrator.redaction import Secrets
 from orchestrator.schedule.model import FacebookDestination, YouTubeDestination
 from orchestrator.standins.emulators.common import digits, random_id
 from orchestrator.standins.emulators.facebook import FacebookEmulator, FacebookEmulatorConfig, start_facebook_emulator
@@ -98,6 +99,7 @@ class LocalPlatforms:
         event_id: str,
         clock: Clock | None = None,
         notifier: Notifier | None = None,
+        secrets: Secrets | None = None,
     ) -> dict[str, Platform]:
         return make_platforms(
             credentials=self.credentials,
@@ -109,6 +111,7 @@ class LocalPlatforms:
             clock=clock,
             notifier=notifier,
             rtmp_redirect=self.server.url,
+            secrets=secrets,
         )
 
     async def collect_recordings(

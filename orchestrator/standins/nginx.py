@@ -27,7 +27,16 @@ nginx names a recording after its stream (`<name>-<unix time>.flv`); a stream na
 stream key. Whoever issued the name (a platform emulator) registers a namer, and the finished file
 is renamed to the stem it gives (e.g. the broadcast id) — no key stays in a file name, also for a
 file whose notification never came (nginx stopped or killed mid-publish: named at `stop()`). Names
-no namer claims (generic destinations, named after their id) keep nginx's name.
+no namer claims keep nginx's name when they are `public_names` (generic destinations, pushed under
+their id) — or when the server was given no `public_names` at all; any other becomes
+`unidentified-<started, UTC>.flv`.
+
+After a SIGKILL of the process that ran it, nobody renames anything: nginx dies with its parent and
+the files keep their key-based names. So while recording, the server asks the namers about every
+publisher it sees (its statistics, twice a second) and writes the answer to a ledger in the record
+folder (`.names.json`, mode 0600: salted digests of the stream names → file stems, never a name);
+a server started on a folder that holds such leftovers renames them at once, before nginx starts —
+by the ledger, else as `unidentified-<started>.flv` (or nginx's own name for a public name).
 
 nginx runs in the foreground (`daemon off; master_process off;` — the live module shares state only
 within one worker) with every path (pid, logs, temp dirs) in a private work directory, and is
@@ -38,15 +47,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import json
+import os
 import re
+import secrets
 import shutil
 import signal
 import socket
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -120,6 +135,52 @@ RecordingNamer = Callable[[str, str, float, float], str | None]
 # nginx closes a recording and tells us a few milliseconds after the publish ends (publish_done);
 # a publish whose record_done never comes (nginx refused it) stops counting after this long.
 _RECORD_DONE_GRACE_S = 1.0
+
+# How often the statistics are read to learn each publisher's file stem before nginx could be killed.
+_LEDGER_POLL_S = 0.5
+LEDGER_FILE = ".names.json"
+
+
+class NameLedger:
+    """What each recorded stream's file is to be called, kept on disk for after a crash: salted
+    SHA-256 digests of (application, stream name) → file stem. A stream name is often a key, so it
+    is never written, only its digest."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._salt = secrets.token_hex(16)
+        self._stems: dict[str, str] = {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            self._salt = str(data["salt"])
+            self._stems = {str(k): str(v) for k, v in dict(data["stems"]).items()}
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError):  # unreadable: start afresh, say so
+            log.warning("rtmp_name_ledger_unreadable", file=str(path))
+
+    def _digest(self, app: str, name: str) -> str:
+        return hmac.new(self._salt.encode(), f"{app}/{name}".encode(), hashlib.sha256).hexdigest()
+
+    def stem(self, app: str, name: str) -> str | None:
+        return self._stems.get(self._digest(app, name))
+
+    def remember(self, app: str, name: str, stem: str) -> None:
+        digest = self._digest(app, name)
+        if self._stems.get(digest) == stem:
+            return
+        self._stems[digest] = stem
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"salt": self._salt, "stems": self._stems}, f)
+        os.replace(tmp, self.path)  # a kill mid-write leaves the previous ledger whole
+
+
+def unidentified_stem(started: float) -> str:
+    """A neutral name for a recording whose stream nobody can identify (never its key); its time
+    is not nginx's `-<unix seconds>` form, so it is never taken for a stream name again."""
+    return f"unidentified-{datetime.fromtimestamp(started, UTC):%Y%m%dT%H%M%SZ}"
 
 
 def flv_duration(path: Path) -> float | None:
@@ -210,6 +271,7 @@ class RtmpServer:
         nginx: str = NGINX,
         module: str = RTMP_MODULE,
         start_timeout: float = 10.0,
+        public_names: Iterable[str] | None = None,
     ) -> None:
         self.app = app
         self.backup_app = backup_app
@@ -228,6 +290,12 @@ class RtmpServer:
         self._recordings: list[Recording] = []
         self._namers: list[RecordingNamer] = []
         self._done: set[tuple[str, str, str]] = set()  # publishes whose record_done came
+        # Stream names that are no secret (destination ids): None = unknown, keep unclaimed names.
+        self._public = frozenset(public_names) if public_names is not None else None
+        self._ledger = NameLedger(self.record_dir / LEDGER_FILE) if self.record_dir is not None else None
+        self._ledgered: set[tuple[str, str]] = set()
+        self._leftovers: set[Path] = set()  # renamed at start: a previous server's, not this one's
+        self._watcher: asyncio.Task[None] | None = None
         self.port = 0
         self.http_port = 0
         self.notify_port = 0
@@ -279,6 +347,7 @@ class RtmpServer:
             folder = self.recordings_of(app)
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
+        self._rename_leftovers()
         if self.record_dir is not None and self._notify_runner is None:
             await self._serve_notifications()
         last_error = ""
@@ -305,6 +374,8 @@ class RtmpServer:
             )
             if await self._wait_ready():
                 log.info("rtmp_server_started", url=self.url, stat=self.stat_url, pid=self._proc.pid)
+                if self._ledger is not None:
+                    self._watcher = asyncio.create_task(self._watch_publishers())
                 return
             last_error = self._error_tail()
             await self._kill()
@@ -312,6 +383,11 @@ class RtmpServer:
         raise RtmpServerError(f"nginx did not start: {last_error or 'no error logged'}")
 
     async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         if self.record_dir is not None and self.running:
             # nginx's fast shutdown closes files without telling us: end the publishes first, so
             # their recordings are finished (and renamed) as usual.
@@ -463,7 +539,7 @@ class RtmpServer:
             log.warning("rtmp_recording_unexpected", app=app, folder=str(path.parent))
             return web.Response(text="ok")
         started = ended - (flv_duration(path) or 0.0)
-        path = self._rename(path, self._stem(app, name, started, ended))
+        path = self._rename(path, self._final_stem(app, name, started, ended))
         self._recordings.append(Recording(app, name, path, started, ended))
         log.info("rtmp_recording_done", app=app, file=path.name, seconds=round(ended - started, 2))
         return web.Response(text="ok")
@@ -472,7 +548,7 @@ class RtmpServer:
         """Recordings whose `record_done` never came — nginx ended with the publish still open
         (stopped before its publishers left, killed, crashed) — are named by the namers now, like
         any other: otherwise they would keep nginx's name, the stream key (`backup/<key>-<time>.flv`)."""
-        known = {r.path for r in self._recordings}
+        known = {r.path for r in self._recordings} | self._leftovers
         for app in dict.fromkeys((self.app, self.backup_app)):
             folder = self.recordings_of(app)
             if folder is None or not folder.is_dir():
@@ -483,10 +559,67 @@ class RtmpServer:
                     continue
                 name, started = found["name"], float(found["started"])
                 ended = max(path.stat().st_mtime, started)
-                stem = self._stem(app, name, started, ended)
+                stem = self._final_stem(app, name, started, ended)
                 renamed = self._rename(path, stem)
                 self._recordings.append(Recording(app, name, renamed, started, ended))
                 log.info("rtmp_recording_adopted", app=app, file=renamed.name, named=stem is not None)
+
+    def _rename_leftovers(self) -> None:
+        """Recordings a previous server left under nginx's name (its process was killed with
+        ours): named now, before anyone lists the folder — by the ledger, else neutrally."""
+        for app in dict.fromkeys((self.app, self.backup_app)):
+            folder = self.recordings_of(app)
+            if folder is None or not folder.is_dir():
+                continue
+            ours = {r.path for r in self._recordings}  # a server started again keeps what it knew
+            for path in sorted(folder.glob("*.flv")):
+                found = _NGINX_RECORDING.match(path.name)
+                if found is None or path in ours:
+                    continue
+                name, started = found["name"], float(found["started"])
+                known = self._ledger.stem(app, name) if self._ledger is not None else None
+                public = self._public is not None and name in self._public
+                stem = known or (None if public else unidentified_stem(started))
+                renamed = self._rename(path, stem)
+                self._leftovers.add(renamed)
+                log.info("rtmp_recording_left_over", app=app, file=renamed.name, identified=known is not None)
+
+    async def _watch_publishers(self) -> None:
+        """Ask the namers about each publisher as soon as it shows, and keep the answer on disk:
+        if we are killed mid-publish, the next start still knows what to call its file."""
+        assert self._ledger is not None
+        while True:
+            await asyncio.sleep(_LEDGER_POLL_S)
+            try:
+                streams = await self.all_streams()
+            except Exception:  # the statistics page is briefly unavailable under load
+                continue
+            now = time.time()
+            for s in streams:
+                key = (s.app, s.name)
+                if s.app not in (self.app, self.backup_app) or key in self._ledgered:
+                    continue
+                if self._public is not None and s.name in self._public:
+                    self._ledgered.add(key)
+                    continue
+                stem = self._stem(s.app, s.name, now - s.seconds, now)
+                if stem is None:
+                    continue  # not (yet) claimed: asked again next time
+                self._ledgered.add(key)
+                try:
+                    self._ledger.remember(s.app, s.name, stem)
+                except OSError as err:
+                    log.warning("rtmp_name_ledger_unwritable", file=str(self._ledger.path), error=err.strerror)
+
+    def _final_stem(self, app: str, name: str, started: float, ended: float) -> str | None:
+        """The namers' answer, else the ledger's; an unclaimed name stays as nginx wrote it only
+        when it is public (or nobody said what is public), otherwise it is neutral."""
+        stem = self._stem(app, name, started, ended)
+        if stem is None and self._ledger is not None:
+            stem = self._ledger.stem(app, name)
+        if stem is None and self._public is not None and name not in self._public:
+            stem = unidentified_stem(started)
+        return stem
 
     def _stem(self, app: str, name: str, started: float, ended: float) -> str | None:
         for namer in self._namers:

@@ -29,7 +29,8 @@ class EmulatedOutputs:
     _ctx: OutputsContext | None = field(default=None, init=False)
 
     async def open(self, ctx: OutputsContext, stack: AsyncExitStack) -> Wiring:
-        server = RtmpServer(record_dir=self.record_dir)
+        # Generic destinations are redirected here under their id: a name anyone may read.
+        server = RtmpServer(record_dir=self.record_dir, public_names=[d.id for d in ctx.schedule.destinations])
         await server.start()
         stack.push_async_callback(server.stop)
         # Polls and platform-side delays short enough for a compressed clock.
@@ -53,6 +54,7 @@ class EmulatedOutputs:
             event_id=ctx.schedule.event.id,
             clock=ctx.clock,
             notifier=ctx.notifier,
+            secrets=ctx.secrets,
         )
         stack.push_async_callback(close_platforms, by_kind)
         self._local, self._ctx = local, ctx

@@ -12,8 +12,8 @@ import pytest
 from icalendar import Calendar
 
 from orchestrator.cli import main
-from orchestrator.interchange.secret import LinkSecretError, load_link_secret
 from orchestrator.links import LinkSigner
+from orchestrator.linksecret import LinkSecretError, load_link_secret
 from tests.interchange.conftest import HERE
 
 DST = HERE / "invite-dst.yaml"
@@ -126,10 +126,10 @@ def test_the_secret_from_a_file(
     monkeypatch.delenv("SUMMIT_LINK_SECRET", raising=False)
     plain = tmp_path / "link.secret"
     plain.write_text("a-secret-of-enough-length-42\n")
-    assert load_link_secret(plain) == b"a-secret-of-enough-length-42"
+    assert load_link_secret(plain).get_secret_value() == "a-secret-of-enough-length-42"
     secrets = tmp_path / "secrets.yaml"
     secrets.write_text("credentials: {}\nlink_secret: another-secret-long-enough\n")
-    assert load_link_secret(secrets) == b"another-secret-long-enough"
+    assert load_link_secret(secrets).get_secret_value() == "another-secret-long-enough"
     _invite(tmp_path, "--link-secret-file", str(secrets))
     short = tmp_path / "short.secret"
     short.write_text("tiny-secret")

@@ -86,8 +86,8 @@ def test_revoke_changes_the_persons_link(
 def test_live_settings_take_the_ice_servers_from_the_secrets_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from orchestrator.linksecret import LinkSecretError, live_participant_settings
     from orchestrator.participants.ice import rtc_configuration
-    from orchestrator.participants.secret import LinkSecretError, live_participant_settings
 
     monkeypatch.delenv("SUMMIT_LINK_SECRET", raising=False)
     secrets = tmp_path / "secrets.yaml"

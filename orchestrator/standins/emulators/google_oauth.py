@@ -37,6 +37,8 @@ class TokenIssuer:
         self._clock = clock
         self._issued: dict[str, tuple[datetime, str]] = {}  # access token → (expiry, channel id)
         self._revoked: set[str] = set()
+        # What each access token looks like; a test may hand out tokens no pattern would recognise.
+        self.new_token: Callable[[], str] = lambda: "ya29.emu-" + random_id(64)
 
     def channel_for(self, access_token: str) -> str | None:
         """The channel a live, unexpired access token acts for."""
@@ -81,7 +83,7 @@ class TokenIssuer:
             return _refuse(400, "invalid_grant", "Bad Request")
         if refresh in self._revoked:
             return _refuse(400, "invalid_grant", "Token has been expired or revoked.")
-        token = "ya29.emu-" + random_id(64)
+        token = self.new_token()
         self._issued[token] = (self._clock.now() + timedelta(seconds=self.lifetime_s), self.channels[refresh])
         return web.json_response(
             {
