@@ -8,6 +8,7 @@ import asyncio
 import json
 import sqlite3
 import sys
+import unicodedata
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,14 @@ def journal_document(journal: SqliteJournal) -> dict[str, Any]:
         "states": {s: [{"state": st, "at": at} for st, at in rows] for s, rows in journal.states().items()},
         "overrides": [asdict(o) for o in journal.overrides()],
         "alerts": [asdict(a) for a in journal.alerts()],
+        "messages": [asdict(m) for m in journal.messages()],
     }
+
+
+def _printable(text: str) -> str:
+    """Participants' text on a terminal: control characters (escape sequences, newlines) shown as
+    escapes, never obeyed."""
+    return "".join(c if unicodedata.category(c)[0] != "C" else c.encode("unicode_escape").decode() for c in text)
 
 
 def _table(rows: list[list[str]], header: list[str]) -> list[str]:
@@ -108,7 +116,7 @@ def _print_document(doc: dict[str, Any]) -> None:
                     o["session"] or "",
                     json.dumps(o["args"], ensure_ascii=False),
                     o["outcome"],
-                    o["detail"] or "",
+                    _printable(o["detail"] or ""),
                 ]
                 for o in doc["overrides"]
             ],
@@ -116,7 +124,13 @@ def _print_document(doc: dict[str, Any]) -> None:
         )
     if doc["alerts"]:
         out += ["", "alerts:"]
-        out += [f"  {a['at'][11:19]} {a['level']:<7} {a['message']}" for a in doc["alerts"]]
+        out += [f"  {a['at'][11:19]} {a['level']:<7} {_printable(a['message'])}" for a in doc["alerts"]]
+    if doc["messages"]:
+        out += ["", "text channel:"]
+        for m in doc["messages"]:
+            thread = f"booth {m['booth']}" if m["booth"] else m["person"] or ""
+            sender = m["sender"] or m["origin"]
+            out.append(f"  {m['at'][11:19]} [{_printable(thread)}] {_printable(sender)}: {_printable(m['text'])}")
     print("\n".join(out))
 
 
