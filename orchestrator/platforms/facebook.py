@@ -12,6 +12,7 @@ re-created at prepare with a clear log line. Ids are journalled under the action
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +52,19 @@ def video_key(destination_id: str, session_id: str) -> str:
 
 def action_key(action_id: str) -> str:
     return f"facebook/action/{action_id}/live_video"
+
+
+def creating_key(action_id: str) -> str:
+    """Written just before a live video is created: a later prepare that finds it, and no video
+    remembered, knows one may exist that the answer (or the process) never brought home."""
+    return f"facebook/action/{action_id}/creating"
+
+
+def _iso(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _graph_time(value: str) -> datetime | None:
@@ -169,9 +183,41 @@ class FacebookPlatform(HttpPlatform):
                 return video
             log.warning("facebook_live_video_recreated", old_live_video=known, reason=why, **ctx)
             self._alert("warning", f"Facebook live video {known} was replaced by a new one: {why}.", session, d)
+        elif (begun := self._journal.recall(creating_key(action_id))) is not None:
+            adopted = await self._adopt(api, session, d, _iso(begun))
+            if adopted is not None:
+                self._remember(action_id, session, d, adopted["id"])
+                return adopted
+        self._journal.remember(creating_key(action_id), self._clock.now().isoformat())
         video = await self._create(api, session, d)
         self._remember(action_id, session, d, video["id"])
         return video
+
+    async def _adopt(
+        self, api: GraphApi, session: Session, d: FacebookDestination, begun: datetime | None
+    ) -> dict[str, Any] | None:
+        """The page's unused live video with this session's title, created by an earlier attempt
+        whose answer never came home (a kill, a lost response): for its planned start, or created
+        since that attempt began."""
+        listing = await api.get(
+            f"{api.page_id}/live_videos",
+            broadcast_status=json.dumps(sorted(UNUSED)),
+            fields=_FIELDS,
+            limit="100",
+        )
+        title = session.title.get(d.language)[:255]
+        start = int(session.start.timestamp())
+        for video in listing.get("data") or []:
+            if not isinstance(video, dict) or video.get("title") != title or self._unusable(video) is not None:
+                continue
+            planned = _graph_time(str(video.get("planned_start_time", "")))
+            created = _graph_time(str(video.get("creation_time", "")))
+            for_this_start = planned is not None and int(planned.timestamp()) == start
+            since_attempt = begun is not None and created is not None and created >= begun - timedelta(seconds=60)
+            if for_this_start or since_attempt:
+                log.info("facebook_live_video_adopted", live_video=video["id"], destination=d.id, session=session.id)
+                return video
+        return None
 
     def _remember(self, action_id: str, session: Session, d: FacebookDestination, video_id: str) -> None:
         self._journal.remember(action_key(action_id), video_id)

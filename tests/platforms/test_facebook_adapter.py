@@ -131,6 +131,26 @@ async def test_the_same_action_twice_creates_one_live_video(
     assert len(facebook.emulator.live_video_ids) == 1 and facebook.emulator.calls.count("live_videos.create") == 1
 
 
+@pytest.mark.parametrize("minutes_ahead", [60, 5], ids=["scheduled", "unpublished"])
+async def test_a_video_created_but_never_brought_home_is_adopted_not_created_again(
+    platform: FacebookPlatform, facebook: FacebookWorld, journal: MemoryJournal, minutes_ahead: int
+) -> None:
+    """A kill (or a lost answer) after Facebook created the live video and before it was journalled:
+    the retry finds it on the page instead of creating a second one."""
+    session = make_session(start=datetime.now(UTC) + timedelta(minutes=minutes_ahead))
+    dest = facebook_destination()
+    other = make_session(sid="s2", start=datetime.now(UTC) + timedelta(minutes=minutes_ahead), title="Mobility")
+    await platform.prepare("s2/fb-en/prepare", other, dest)  # another session's video is not taken
+    facebook.emulator.fail_next(403, 200, "(#200) Requires pages_read_engagement", method="live_video.get")
+    with pytest.raises(DestinationFailed):
+        await platform.prepare("s1/fb-en/prepare", session, dest)
+    assert len(facebook.emulator.live_video_ids) == 2 and journal.recall(video_key("fb-en", "s1")) is None
+    prepared = await platform.prepare("s1/fb-en/prepare", session, dest)
+    assert len(facebook.emulator.live_video_ids) == 2 and facebook.emulator.calls.count("live_videos.create") == 2
+    assert prepared.platform_ids["live_video"] == journal.recall(video_key("fb-en", "s1"))
+    assert prepared.platform_ids["live_video"] != journal.recall(video_key("fb-en", "s2"))
+
+
 async def test_a_live_video_deleted_in_the_ui_is_recreated_at_prepare(
     platform: FacebookPlatform,
     facebook: FacebookWorld,
