@@ -15,6 +15,7 @@ plugs in here and nowhere else.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import structlog
 from orchestrator.clock import Clock
 from orchestrator.engine.control import Control, replayed_plan
 from orchestrator.engine.events import AlertRaised, EventBus, LogObserver, Observer, RunEvent
-from orchestrator.engine.journal import SqliteJournal
+from orchestrator.engine.journal import JournalWatcher, SqliteJournal
 from orchestrator.engine.ports import ReturnFeeds
 from orchestrator.engine.runner import Runner, RunnerSettings
 from orchestrator.engine.view import RunSnapshot
@@ -160,6 +161,9 @@ async def build_system(
         journal = SqliteJournal(settings.journal_path)
         stack.callback(journal.close)
         bus.subscribe(_journal_alerts(journal))
+        journal.watch(_journal_trouble(bus, journal.path))
+        flusher = asyncio.ensure_future(_keep_flushing(journal))  # what a full disk refused, tried again
+        stack.callback(flusher.cancel)
         live = RemoteSourceRegistry(settings.media)  # the studio feed, remote speakers, live booths
         stack.push_async_callback(live.close)
         loudness = {d.id: d.loudness_target() for d in schedule.destinations}
@@ -194,6 +198,32 @@ async def build_system(
         yield System(
             schedule, the_plan, clock, bus, secrets, journal, media, live, runner, outputs, stack, control, participants
         )
+
+
+def _journal_trouble(bus: EventBus, path: str) -> JournalWatcher:
+    """A journal the disk refuses is an alert while it lasts (the run goes on), and when it is over."""
+    name = Path(path).name
+
+    def tell(problem: str | None, waiting: int) -> None:
+        if problem is None:
+            log.warning("journal_written_again", journal=path)
+            bus.alert("info", f"the journal {name} is written again: nothing waits in memory any more")
+            return
+        log.error("journal_write_failed", journal=path, problem=problem, waiting=waiting)
+        bus.alert(
+            "error",
+            f"the journal {name} cannot be written ({problem}): the run goes on, {waiting} records wait in memory; "
+            "free its disk — a restart before then would not know what was done since",
+        )
+
+    return tell
+
+
+async def _keep_flushing(journal: SqliteJournal, every_s: float = 2.0) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        if journal.waiting:
+            journal.flush()
 
 
 def _journal_alerts(journal: SqliteJournal) -> Observer:
