@@ -53,11 +53,10 @@ IDLE_FRAME = AUDIO_RATE * 40 // 1000
 # Lip-sync of remote speakers: a picture waits at most this long for its sound (older ones are
 # let go), and a sound that arrived this long ago or more counts as stopped.
 LIPSYNC_MAX_S = 0.3
-# A picture reaches the feed later than the sound of the same instant: aiortc releases a video
-# frame only when the next frame's first packet shows it complete (one sender frame interval,
-# measured per feed), and the video codec takes longer than Opus (this constant, measured with
-# the flash-and-click speaker: tests/media/test_lipsync.py, scripts/bench/latency.py `av_offset_ms`).
-VIDEO_CODEC_LAG_S = 0.0
+# A picture reaches the feed one sender frame interval later than the sound of the same instant:
+# aiortc releases a video frame only when the next frame's first packet shows it complete. The
+# rest (VP8 vs Opus coding, loopback) measured a few ms with the flash-and-click speaker
+# (tests/media/test_lipsync.py, scripts/bench/latency.py `av_offset_ms`): no term for it.
 
 
 def bound_decoder_threads(threads: int) -> None:
@@ -209,7 +208,7 @@ class LiveFeed:
                 if chunk_start > head:
                     break
                 start, arrived = chunk_start, chunk_arrived
-            due = arrived + (head - start) / AUDIO_RATE + self._interval + VIDEO_CODEC_LAG_S
+            due = arrived + (head - start) / AUDIO_RATE + self._interval
             best = min(self._recent, key=lambda r: abs(r[0] - due))
             while self._recent[0] is not best:  # older pictures will not be needed again
                 self._recent.popleft()

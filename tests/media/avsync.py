@@ -11,6 +11,8 @@ the sound is late (the picture leads), negative when it is early."""
 from __future__ import annotations
 
 import asyncio
+from fractions import Fraction
+from pathlib import Path
 
 import av
 import av.error
@@ -149,3 +151,33 @@ class SyncReader:
             if abs(nearest - flash) < EVERY_S / 2:
                 out.append(round(float(nearest - flash) * 1000, 1))
         return out
+
+
+def flash_click_clip(path: Path, seconds: int = 5, fps: int = 30, size: tuple[int, int] = (320, 240)) -> Path:
+    """A recording of the same speaker, flash and click together to the sample: H.264 pictures
+    and PCM sound (no codec delay of its own) in Matroska."""
+    w, h = size
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast"}
+        a = out.add_stream("pcm_s16le", rate=48_000)
+        a.layout = "mono"
+        dark = np.full((h, w, 3), (40, 40, 90), np.uint8)
+        for i in range(seconds * fps):
+            picture = dark.copy()
+            if i % int(fps * EVERY_S) < FLASH_FRAMES:
+                picture[h // 4 :, :] = 255
+            f = VideoFrame.from_ndarray(picture, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            out.mux(v.encode(f))
+        out.mux(v.encode(None))
+        t = np.arange(seconds * 48_000) / 48_000
+        wave = CLICK_LEVEL * np.sin(2 * np.pi * CLICK_HZ * t) * (np.mod(t, EVERY_S) < FLASH_FRAMES / fps)
+        pcm = (wave * 32767).astype(np.int16)
+        for i in range(0, pcm.size, 960):
+            f = AudioFrame.from_ndarray(pcm[None, i : i + 960], format="s16", layout="mono")
+            f.sample_rate, f.pts, f.time_base = 48_000, i, Fraction(1, 48_000)
+            out.mux(a.encode(f))
+        out.mux(a.encode(None))
+    return path

@@ -9,13 +9,14 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
-from avsync import ClickingMicrophone, Epoch, SyncReader, flashing_camera
-from media_helpers import T, compressed_clock, floor, programme
+from avsync import ClickingMicrophone, Epoch, SyncReader, flash_click_clip, flashing_camera
+from media_helpers import T, clip_cue, compressed_clock, floor, programme
 from peers import PeerPair
 from pydantic import SecretStr
 
@@ -76,6 +77,33 @@ async def test_remote_speaker_is_in_lip_sync_on_rtmp(server: RtmpServer) -> None
     # Every flash after the start has its click, and each one within the tolerance.
     assert len(offsets) >= SECONDS - 3, (offsets, viewer.flashes(), viewer.clicks())
     assert all(EARLY_MS <= o <= LATE_MS for o in offsets), f"sound − picture offsets (ms): {offsets}"
+
+
+@pytest.mark.slow
+async def test_a_recording_in_sync_comes_out_in_sync(tmp_path: Path) -> None:
+    """The programme's own timestamps (H.264 frame n at n/30, AAC samples counted from frame 0,
+    the encoder's priming included) keep a source that is in sync in sync, to the millisecond:
+    what is measured on a remote speaker is the live path's, not the encoders'."""
+    clip = flash_click_clip(tmp_path / "flash-click.mkv")
+    media = AvMediaPlane(compressed_clock(speed=1, lead_s=0.0), MediaSettings(pacing="asap"))
+    cue = clip_cue("c1", T, clip, {"ko": floor()})
+    await media.prepare(programme(cue, languages=("ko",)))
+    media.arm("s1", cue)
+    out = tmp_path / "ko.flv"
+    await media.attach_output(OutputSpec("rec", "s1", "ko", "file", IngestTarget(str(out))))
+    await media.start("s1")
+    pipeline = media.programme("s1")
+    while pipeline.stats.frames < 5 * 30:
+        assert pipeline.error is None, pipeline.error
+        await asyncio.sleep(0.05)
+    await media.stop("s1")
+    await media.close()
+    reader = SyncReader()
+    reader.read(str(out))
+    assert reader.error is None, reader.error
+    offsets = reader.offsets_ms(after_s=0.5)  # the first click is the cut's, faded in over 5 ms
+    assert len(offsets) >= 3, (offsets, reader.flashes(), reader.clicks())
+    assert all(abs(o) <= 2.0 for o in offsets), f"sound − picture offsets (ms): {offsets}"
 
 
 # -- the feed's choice of picture, on a manual clock ------------------------------------------
@@ -177,3 +205,20 @@ def test_a_remote_feed_whose_sound_stopped_shows_the_newest_picture() -> None:
         clock.t += 1 / 30
         feed.put_video(picture(200 + n))
     assert feed.shown() is feed.picture()[0]
+
+
+def test_the_cushion_grows_when_the_sound_runs_dry_and_shrinks_once_calm() -> None:
+    clock = Manual()
+    feed = LiveFeed("remote gil", now=clock, lipsync=True)
+    speaker = Speaker(clock, feed)
+    speaker.run(0.5)
+    assert feed.cushion_ms == 40
+    for _ in range(3):  # the network stalls for 150 ms while the programme takes on
+        feed.sound(1600)
+        speaker.clock.t += 0.05
+    feed.sound(1600)
+    assert feed.underruns == 1 and feed.cushion_ms == 60
+    for _ in range(30 * 12):  # twelve calm seconds
+        speaker.run(1 / 30)
+        feed.sound(1600)
+    assert feed.underruns == 1 and feed.cushion_ms == 50  # half a step back down after ten
