@@ -167,7 +167,12 @@ class LiveFeed:
             self._picture_at = now
             if self._lipsync:
                 self._recent.append((now, frame))
-                while len(self._recent) > 1 and self._recent[0][0] < now - LIPSYNC_MAX_S:
+                # Keep no picture older than the buffered sound could ask for (decoded pictures
+                # are big: a speaker off the programme keeps some 80 ms of them).
+                horizon = now - LIPSYNC_MAX_S
+                if self._arrivals:
+                    horizon = max(horizon, self._arrivals[0][1] - 0.05)
+                while len(self._recent) > 1 and self._recent[0][0] < horizon:
                     self._recent.popleft()
 
     def put_audio(self, frame: AudioFrame) -> None:

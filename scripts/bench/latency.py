@@ -10,6 +10,9 @@ Real aiortc peer connections on loopback, the programme live (wall-clock pacing)
 - floor to interpreter: the speaker's microphone sends a tone burst every second; the programme
   notes the frame whose floor starts each burst as it leaves, and the interpreter — a second
   peer connection receiving `floor_feed` (Opus) — notes when the burst's first samples reach it.
+  That listener is aiortc in this process, whose audio receivers the registry makes release each
+  packet at once (`live.prompt_audio_jitter_buffers`); an interpreter's browser adds its own
+  playout buffer on top.
 
 - voice to programme (the path an interpreter's voice takes back): from a burst leaving the
   microphone to the programme frame whose floor starts it.

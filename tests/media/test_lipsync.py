@@ -169,8 +169,10 @@ def test_a_remote_feed_shows_the_picture_that_came_with_its_sound(burst: int) ->
     plain = LiveFeed("studio x", now=clock)
     speaker = Speaker(clock, feed, plain, burst=burst)
     speaker.run(0.5)
-    # Off the programme, a feed keeps only the cushion and a frame: cut to, it starts live.
+    # Off the programme, a feed keeps only the cushion and a frame: cut to, it starts live;
+    # and only the pictures that sound could ask for.
     assert len(feed._sound) <= JITTER_MIN + IDLE_FRAME
+    assert len(feed._recent) <= 4
     behind = []
     for _ in range(60):  # two seconds on the programme, sound arriving all along
         assert plain.shown() is plain.picture()[0]  # not a speaker: the newest picture, as before
