@@ -39,10 +39,11 @@ async def server() -> AsyncIterator[RtmpServer]:
 
 
 @pytest.mark.slow
-async def test_remote_speaker_is_in_lip_sync_on_rtmp(server: RtmpServer) -> None:
+@pytest.mark.parametrize("codec", ["video/VP8", "video/H264"])
+async def test_remote_speaker_is_in_lip_sync_on_rtmp(server: RtmpServer, codec: str) -> None:
     epoch = Epoch()
     pair = PeerPair()
-    pair.send(flashing_camera(epoch))
+    pair.send(flashing_camera(epoch), codec)
     pair.send(ClickingMicrophone(epoch))
     registry = RemoteSourceRegistry()
     media = AvMediaPlane(compressed_clock(speed=1, lead_s=0.2), MediaSettings(), live=registry)
