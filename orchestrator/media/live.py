@@ -10,12 +10,14 @@ import asyncio
 import importlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import av
 import av.error
 import structlog
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
@@ -31,11 +33,30 @@ from orchestrator.redaction import mask_text
 
 log = structlog.get_logger(__name__)
 
-JITTER_MIN = AUDIO_RATE * 60 // 1000  # start playing a feed's sound once 60 ms are buffered
+# A feed's sound plays once a cushion is buffered; the cushion is what absorbs late arrivals (a
+# jittery network, a busy event loop). It starts small (latency: a remote speaker's picture waits
+# as long, for lip-sync) and grows by a step each time the sound runs dry, up to JITTER_CEILING;
+# after CALM_S without running dry it shrinks back by half a step at a time.
+JITTER_MIN = AUDIO_RATE * 40 // 1000
+JITTER_STEP = AUDIO_RATE * 20 // 1000
+JITTER_CEILING = AUDIO_RATE * 120 // 1000
+CALM_S = 10.0
 JITTER_MAX = AUDIO_RATE * 250 // 1000  # never lag more than 250 ms: drop the oldest beyond
 # Every second, what the buffer never went below is delay nobody needed: drop it down to the
 # cushion, so a burst of arrivals cannot leave the sound late (and behind the picture) for good.
 TRIM_EVERY = 30  # programme frames
+# A feed nobody takes sound from (a speaker not on the programme) keeps only the cushion and one
+# programme frame more (at 25 fps or faster), so that when it is cut to its sound starts live,
+# not JITTER_MAX behind (and its picture with it).
+IDLE_S = 0.2
+IDLE_FRAME = AUDIO_RATE * 40 // 1000
+# Lip-sync of remote speakers: a picture waits at most this long for its sound (older ones are
+# let go), and a sound that arrived this long ago or more counts as stopped.
+LIPSYNC_MAX_S = 0.3
+# A picture reaches the feed one sender frame interval later than the sound of the same instant:
+# aiortc releases a video frame only when the next frame's first packet shows it complete. The
+# rest (VP8 vs Opus coding, loopback) measured a few ms with the flash-and-click speaker
+# (tests/media/test_lipsync.py, scripts/bench/latency.py `av_offset_ms`): no term for it.
 
 
 def bound_decoder_threads(threads: int) -> None:
@@ -67,45 +88,136 @@ def bound_decoder_threads(threads: int) -> None:
 _decoder_threads = 1
 
 
-class LiveFeed:
-    """The newest picture and a jitter buffer of sound from one live source; thread-safe."""
+def prompt_audio_jitter_buffers() -> None:
+    """Make every audio receiver aiortc creates from now on hand each packet on as soon as it is
+    next in order, instead of four packets later.
 
-    def __init__(self, name: str, now: Callable[[], float] = time.monotonic, gap_s: float = 0.3) -> None:
+    aiortc's audio jitter buffer (`JitterBuffer(capacity=16, prefetch=4)`) counts packets, not
+    time: it holds a constant 80 ms of sound (four 20 ms Opus packets), and even without prefetch
+    a frame waits for the next packet to show it is complete (20 ms more). It absorbs no jitter
+    for it, since a late packet delays the release all the same; measured, that was most of the
+    120–140 ms by which a remote speaker's picture led their sound. The registry's `LiveFeed`
+    keeps the time cushion that does absorb jitter. An audio RTP packet is a whole frame (Opus,
+    G.711), so the oldest packet is released once it is there; a missing one is still waited for
+    (aiortc's own handling of holes and reordering is kept). aiortc has no option for it, so the
+    receiver module's `JitterBuffer` is replaced once by a subclass that changes only audio."""
+    receiver: Any = importlib.import_module("aiortc.rtcrtpreceiver")  # patched, so typed loosely
+    if getattr(receiver.JitterBuffer, "_summit_prompt", False):
+        return
+    stock = receiver.JitterBuffer
+
+    class PromptJitterBuffer(stock):  # type: ignore[misc, valid-type]  # aiortc's own class
+        _summit_prompt = True
+
+        def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+            if self._is_video:
+                return super()._remove_frame(sequence_number)  # type: ignore[no-any-return]
+            packet = self._packets[self._origin % self._capacity]
+            if packet is None:
+                return None  # a hole: wait for it (or for aiortc to give up on it)
+            self.remove(1)
+            return JitterFrame(data=packet._data, timestamp=packet.timestamp)
+
+    receiver.JitterBuffer = PromptJitterBuffer
+
+
+class LiveFeed:
+    """The newest picture and a jitter buffer of sound from one live source; thread-safe.
+
+    With `lipsync` (remote speakers) the feed also keeps the last pictures with their arrival
+    times, and `shown()` picks the one that arrived with the sound about to be taken: the sound
+    waits in the jitter buffer (its cushion, and more after a burst), so the picture waits as
+    long, and the two leave in step whatever the buffer's depth is at the moment."""
+
+    def __init__(
+        self, name: str, now: Callable[[], float] = time.monotonic, gap_s: float = 0.3, lipsync: bool = False
+    ) -> None:
         self.name = name
         self._now = now
         self._gap_s = gap_s  # a pause longer than this between pictures ends a healthy run
+        self._lipsync = lipsync
         self._lock = threading.Lock()
         self._picture: VideoFrame | None = None
         self._picture_at = -1e9
+        self._recent: deque[tuple[float, VideoFrame]] = deque()  # (arrival, picture), oldest first
+        self._interval = 1 / 30  # between the sender's pictures (a moving average)
         self._sound = AudioBuffer()
         self._sound_at = -1e9
+        # When each buffered chunk of sound arrived: (stream position of its first sample, time).
+        self._arrivals: deque[tuple[int, float]] = deque()
+        self._pushed = 0  # samples pushed into the buffer so far (stream position of its tail)
         self._playing = False  # the jitter buffer has filled once and sound is being taken
+        self._taken_at = -1e9  # when sound was last taken
         self._low = JITTER_MAX  # the least buffered after a take, since the last trim
+        self._cushion = JITTER_MIN  # buffered before sound plays, and what trimming keeps
+        self._calm_since = now()  # the last time the sound ran dry (or the cushion shrank)
         self._takes = 0
         self._normalizer = AudioNormalizer()
         self._healthy_since: float | None = None
+        self.underruns = 0  # times the sound ran dry while playing (a gap was heard)
 
     def put_video(self, frame: VideoFrame) -> None:
         with self._lock:
             now = self._now()
             if now - self._picture_at > self._gap_s or self._healthy_since is None:
                 self._healthy_since = now  # the first frame after a gap starts a new healthy run
+            else:
+                self._interval += (now - self._picture_at - self._interval) / 16
             self._picture = frame
             self._picture_at = now
+            if self._lipsync:
+                self._recent.append((now, frame))
+                # Keep no picture older than the buffered sound could ask for (decoded pictures
+                # are big: a speaker off the programme keeps some 80 ms of them).
+                horizon = now - LIPSYNC_MAX_S
+                if self._arrivals:
+                    horizon = max(horizon, self._arrivals[0][1] - 0.05)
+                while len(self._recent) > 1 and self._recent[0][0] < horizon:
+                    self._recent.popleft()
 
     def put_audio(self, frame: AudioFrame) -> None:
         chunks = self._normalizer.convert(frame)
         with self._lock:
+            now = self._now()
             for chunk in chunks:
+                self._arrivals.append((self._pushed, now))
+                self._pushed += chunk.shape[1]
                 self._sound.push(chunk)
-            if len(self._sound) > JITTER_MAX:
-                self._sound.drop(len(self._sound) - JITTER_MAX)
-            self._sound_at = self._now()
+            if now - self._taken_at > IDLE_S:
+                self._playing = False  # not on the programme: whatever is kept will start it
+            limit = JITTER_MAX if self._playing else self._cushion + IDLE_FRAME
+            if len(self._sound) > limit:
+                self._drop(len(self._sound) - limit)
+            self._sound_at = now
 
     def picture(self) -> tuple[VideoFrame | None, float]:
         """The newest picture and its age in seconds."""
         with self._lock:
             return self._picture, self._now() - self._picture_at
+
+    def shown(self) -> VideoFrame | None:
+        """The picture to show with the sound `sound()` hands out next: the newest one, or (with
+        `lipsync`, while sound is playing) the one that arrived closest to the moment the next
+        sound to play would have played had it not waited in the buffer."""
+        with self._lock:
+            playing = self._playing or len(self._sound) >= self._cushion  # as `sound()` will decide
+            if not self._lipsync or not playing or not self._arrivals or not self._recent:
+                return self._picture
+            if self._now() - self._sound_at > LIPSYNC_MAX_S:
+                return self._picture  # the sound stopped coming: show the newest picture
+            # When the next sample to play would have played had its chunk played as it came in,
+            # and when the picture taken at the same instant as that sound came in.
+            head = self._pushed - len(self._sound)  # its stream position
+            start, arrived = self._arrivals[0]
+            for chunk_start, chunk_arrived in self._arrivals:
+                if chunk_start > head:
+                    break
+                start, arrived = chunk_start, chunk_arrived
+            due = arrived + (head - start) / AUDIO_RATE + self._interval
+            best = min(self._recent, key=lambda r: abs(r[0] - due))
+            while self._recent[0] is not best:  # older pictures will not be needed again
+                self._recent.popleft()
+            return best[1]
 
     def healthy_for(self) -> float:
         """How long pictures have been arriving without a gap longer than `gap_s`."""
@@ -116,19 +228,44 @@ class LiveFeed:
 
     def sound(self, samples: int) -> Audio:
         with self._lock:
-            if not self._playing and len(self._sound) < JITTER_MIN:
+            now = self._taken_at = self._now()
+            if not self._playing and len(self._sound) < self._cushion:
                 return silence(samples)
             self._playing = len(self._sound) >= samples or self._playing
-            out = self._sound.pop(samples)
+            out = self._take(samples)
             if not len(self._sound):
-                self._playing = False  # ran dry: refill the cushion before playing on
+                self._playing = False  # ran dry: refill a bigger cushion before playing on
+                self.underruns += 1
+                self._cushion = min(self._cushion + JITTER_STEP, JITTER_CEILING)
+                self._calm_since = now
+                log.info("live_sound_ran_dry", feed=self.name, cushion_ms=self._cushion * 1000 // AUDIO_RATE)
             self._low = min(self._low, len(self._sound))
             self._takes += 1
             if self._takes >= TRIM_EVERY:
-                if self._low > JITTER_MIN:
-                    self._sound.drop(self._low - JITTER_MIN)
+                if now - self._calm_since > CALM_S and self._cushion > JITTER_MIN:
+                    self._cushion = max(self._cushion - JITTER_STEP // 2, JITTER_MIN)
+                    self._calm_since = now
+                    log.info("live_sound_cushion_shrunk", feed=self.name, cushion_ms=self._cushion * 1000 // AUDIO_RATE)
+                if self._low > self._cushion:
+                    self._drop(self._low - self._cushion)
                 self._low, self._takes = JITTER_MAX, 0
             return out
+
+    @property
+    def cushion_ms(self) -> float:
+        """The sound buffered before playing, and kept, now (it grows when the sound runs dry)."""
+        with self._lock:
+            return self._cushion * 1000 / AUDIO_RATE
+
+    def _take(self, samples: int) -> Audio:
+        out = self._sound.pop(samples)
+        head = self._pushed - len(self._sound)
+        while len(self._arrivals) > 1 and self._arrivals[1][0] <= head:
+            self._arrivals.popleft()  # chunks played out entirely
+        return out
+
+    def _drop(self, samples: int) -> None:
+        self._take(min(samples, len(self._sound)))
 
     @property
     def heard(self) -> bool:
@@ -165,10 +302,12 @@ class LiveRuntime:
         self._fitted: VideoFrame | None = None
 
     def render(self, tick: Tick) -> Picture | None:
-        raw, age = self._feed.picture()
-        if raw is None or age > self._timeout:
-            self.failure = "no picture yet" if raw is None else f"no picture for {age:.2f} s"
+        newest, age = self._feed.picture()
+        if newest is None or age > self._timeout:
+            self.failure = "no picture yet" if newest is None else f"no picture for {age:.2f} s"
             return None
+        raw = self._feed.shown()  # a remote speaker's picture in step with their sound
+        assert raw is not None
         if raw is not self._raw:  # scale each received picture once, however often it is shown
             fitted = self._fitter.fit(raw)
             self._raw, self._fitted = raw, self._lower_third.over(fitted) if self._lower_third else fitted
@@ -285,6 +424,7 @@ class RemoteSourceRegistry(LiveSources):
     def __init__(self, settings: MediaSettings | None = None) -> None:
         self._settings = settings or MediaSettings()
         bound_decoder_threads(self._settings.decoder_threads)
+        prompt_audio_jitter_buffers()
         self._lock = threading.Lock()
         self._feeds: dict[str, LiveFeed] = {}
         self._pumps: dict[str, list[_TrackPump]] = {}
@@ -322,7 +462,8 @@ class RemoteSourceRegistry(LiveSources):
         with self._lock:
             feed = self._feeds.get(name)
             if feed is None:
-                feed = self._feeds[name] = LiveFeed(name, gap_s=self._settings.live_timeout_s)
+                lipsync = name.startswith("remote ")  # a person on camera: lips and voice
+                feed = self._feeds[name] = LiveFeed(name, gap_s=self._settings.live_timeout_s, lipsync=lipsync)
             return feed
 
     def _attach(self, name: str, tracks: list[MediaStreamTrack | None]) -> LiveFeed:

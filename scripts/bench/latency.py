@@ -10,12 +10,21 @@ Real aiortc peer connections on loopback, the programme live (wall-clock pacing)
 - floor to interpreter: the speaker's microphone sends a tone burst every second; the programme
   notes the frame whose floor starts each burst as it leaves, and the interpreter — a second
   peer connection receiving `floor_feed` (Opus) — notes when the burst's first samples reach it.
+  That listener is aiortc in this process, whose audio receivers the registry makes release each
+  packet at once (`live.prompt_audio_jitter_buffers`); an interpreter's browser adds its own
+  playout buffer on top.
 
 - voice to programme (the path an interpreter's voice takes back): from a burst leaving the
   microphone to the programme frame whose floor starts it.
 
+- lip-sync (A/V offset): the camera flashes and the microphone clicks (starts a burst) at the same
+  instant once a second (`tests/media/avsync.py`); the programme is recorded as the FLV an RTMP
+  output sends, read back with PyAV, and offset = the click's media time − the flash's (positive:
+  the sound is late). Broadcast tolerance (EBU R37): −40 … +60 ms.
+
 Last line: JSON with `bench`, `glass_to_programme_ms_p50/p95` (target p95 ≤ 150),
-`floor_to_interpreter_ms_p50/p95` (target p95 ≤ 200), and the sample counts.
+`floor_to_interpreter_ms_p50/p95` (target p95 ≤ 200), `av_offset_ms_p50/p95` (and min/max; target
+within −40 … +60), and the sample counts.
 
     python scripts/bench/latency.py [--seconds 20]
 """
@@ -26,6 +35,7 @@ import argparse
 import asyncio
 import json
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,9 +44,11 @@ import numpy as np
 from av.video.frame import VideoFrame
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "media"))  # the test peers
-from peers import Camera, Listener, Microphone, PeerPair
+from avsync import ClickingMicrophone, Epoch, SyncReader, flashing_camera
+from peers import Listener, PeerPair
 
 from orchestrator.clock import CompressedClock, Window
+from orchestrator.engine.ports import IngestTarget, OutputSpec
 from orchestrator.logconfig import configure_logging
 from orchestrator.media import AvMediaPlane, MediaSettings
 from orchestrator.media.frames import Audio, yuv_planes
@@ -106,20 +118,22 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 1) if values else None
 
 
-async def run(seconds: float) -> dict[str, object]:
+async def run(seconds: float, workdir: Path) -> dict[str, object]:
     registry = RemoteSourceRegistry()
     clock = CompressedClock([Window(T - timedelta(seconds=1), T + timedelta(hours=1))], speed=1, wall_start=time.time())
     media = AvMediaPlane(clock, MediaSettings(width=RENDITION[0], height=RENDITION[1]), live=registry)
-    camera = Camera((40, 120, 200), size=CAMERA)
-    camera.on_frame = stamp
-    voice = Microphone(440, level=0.3, bursts=(1.0, 0.3))
+    epoch = Epoch()  # the flash and the click leave the speaker together
+    camera = flashing_camera(epoch)
+    camera.stamp = stamp
+    voice = ClickingMicrophone(epoch)
+    recording = workdir / "programme.flv"
     speaker, interpreter = PeerPair(), Listener()
     speaker.send(camera)
     speaker.send(voice)
     observer = Observer()
     try:
         got = await speaker.connect()
-        registry.register("speaker", got["video"], got["audio"])
+        feed = registry.register("speaker", got["video"], got["audio"])
         cue = Cue(
             "c1",
             T,
@@ -131,6 +145,8 @@ async def run(seconds: float) -> dict[str, object]:
         )
         await media.prepare(CueSheet("s1", "Latency", T, T + timedelta(hours=1), ("ko",), Slate("Latency"), (cue,)))
         media.arm("s1", cue)
+        # What an RTMP output sends, as a file: the same encoders, timestamps and FLV muxer.
+        await media.attach_output(OutputSpec("rec", "s1", "ko", "file", IngestTarget(str(recording))))
         await media.start("s1")
         media.programme("s1").add_tap(observer)
         floor = media.floor_feed("s1")
@@ -165,6 +181,11 @@ async def run(seconds: float) -> dict[str, object]:
         after = [t for t in programme_onsets if t >= sent and t - sent < 0.8]
         if after:
             mic.append((after[0] - sent) * 1000)
+    reader = SyncReader()
+    reader.read(str(recording))
+    if reader.error:
+        raise SystemExit(f"latency: cannot read the programme recording {recording}: {reader.error}")
+    av_offsets = reader.offsets_ms(after_s=2.0)
     return {
         "bench": "latency",
         "seconds": seconds,
@@ -176,7 +197,14 @@ async def run(seconds: float) -> dict[str, object]:
         "floor_samples": len(ears),
         "voice_to_programme_ms_p50": percentile(mic, 50),
         "voice_to_programme_ms_p95": percentile(mic, 95),
+        "av_offset_ms_p50": percentile(av_offsets, 50),
+        "av_offset_ms_p95": percentile(av_offsets, 95),
+        "av_offset_ms_min": min(av_offsets, default=None),
+        "av_offset_ms_max": max(av_offsets, default=None),
+        "av_samples": len(av_offsets),
         "decoded_frames_queued_max": queued,
+        "live_sound_underruns": feed.underruns,
+        "live_sound_cushion_ms": feed.cushion_ms,
         "programme_late_frames": stats.late_frames,
     }
 
@@ -186,7 +214,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
     configure_logging(level="warning")
-    print(json.dumps(asyncio.run(run(args.seconds))))
+    with tempfile.TemporaryDirectory(prefix="latency-") as workdir:
+        print(json.dumps(asyncio.run(run(args.seconds, Path(workdir)))))
 
 
 if __name__ == "__main__":
