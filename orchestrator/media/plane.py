@@ -9,7 +9,6 @@ import asyncio
 import io
 import math
 import threading
-import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -250,7 +249,7 @@ class AvMediaPlane:
         return out.getvalue()
 
     def meters(self, session_id: str) -> list[Meter]:
-        """Every language programme's loudness as it goes out (EBU R128 via pyloudnorm)."""
+        """Every language programme's loudness as it goes out (EBU R128 momentary and short-term)."""
         programme = self._programmes.get(session_id)
         if programme is None:
             return []
@@ -274,22 +273,19 @@ class AvMediaPlane:
 
 def loudness(language: str, sound: np.ndarray) -> Meter:
     """Momentary (last 400 ms) and short-term (last 3 s) loudness, and the sample peak, of (2, n)
-    float32 sound at the programme's rate; None for what is too short or silent (below -70 LUFS)."""
+    float32 sound at the programme's rate; None for what is too short or silent (below -70 LUFS).
+    The same BS.1770 measurement the outputs' AGC makes (`media.loudness`), over one window each."""
+    from orchestrator.media.loudness import ABSOLUTE_GATE_LUFS, KWeighting, lufs
 
-    def lufs(seconds: float) -> float | None:
+    def window(seconds: float) -> float | None:
         n = round(seconds * AUDIO_RATE)
         if sound.shape[1] < n:
             return None
-        import pyloudnorm as pyln  # type: ignore[import-untyped]  # on first use: it imports all of scipy.signal
-
-        meter = pyln.Meter(AUDIO_RATE, block_size=seconds)  # one block: that window's loudness, ungated
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pyloudnorm warns about clipping; the peak says it
-            value = float(meter.integrated_loudness(sound[:, -n:].T.astype(np.float64)))
-        return round(value, 1) if math.isfinite(value) else None
+        value = lufs(KWeighting().mean_square(sound[:, -n:]))  # a fresh filter: that window alone, ungated
+        return round(value, 1) if value >= ABSOLUTE_GATE_LUFS else None
 
     peak = float(np.max(np.abs(sound))) if sound.size else 0.0
-    return Meter(language, lufs(0.4), lufs(3.0), round(20 * math.log10(peak), 1) if peak > 0 else None)
+    return Meter(language, window(0.4), window(3.0), round(20 * math.log10(peak), 1) if peak > 0 else None)
 
 
 def _check_clips(cue_sheet: CueSheet) -> list[str]:

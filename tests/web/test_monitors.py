@@ -1,4 +1,4 @@
-"""The media plane's operator block: loudness by EBU R128 (pyloudnorm), and on a real programme
+"""The media plane's operator block: loudness by EBU R128 (BS.1770, the AGC's own measurement), and on a real programme
 the thumbnail, the meters and taking an armed cue back."""
 
 from __future__ import annotations
@@ -20,6 +20,15 @@ def tone(seconds: float, amplitude: float, hz: float = 997.0) -> np.ndarray:
     t = np.arange(round(seconds * AUDIO_RATE)) / AUDIO_RATE
     mono = (amplitude * np.sin(2 * np.pi * hz * t)).astype(np.float32)
     return np.stack([mono, mono])
+
+
+def test_the_meter_reads_ebu_tech_3341s_calibration_tone() -> None:
+    """EBU Tech 3341: a stereo 1 kHz sine at -23 dBFS reads -23.0 LUFS, momentary and short-term."""
+    m = loudness("en", tone(3.2, 10 ** (-23 / 20)))
+    assert m.momentary_lufs is not None and abs(m.momentary_lufs - -23.0) <= 0.1
+    assert m.short_term_lufs is not None and abs(m.short_term_lufs - -23.0) <= 0.1
+    one = loudness("en", np.stack([tone(3.2, 10 ** (-23 / 20))[0], np.zeros(round(3.2 * AUDIO_RATE), np.float32)]))
+    assert one.short_term_lufs is not None and abs(one.short_term_lufs - -26.0) <= 0.1  # one channel: 3 dB less
 
 
 def test_loudness_of_a_tone_silence_and_too_little() -> None:
