@@ -3,8 +3,10 @@ imported, and a built-in command does not import the other command modules."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +50,10 @@ def test_a_built_in_command_parses_without_the_other_modules_and_the_others_stil
     with pytest.raises(SystemExit):
         cli.build_parser("run").parse_args(["as-run", "state"])  # not registered for a `run`
     assert cli.build_parser("as-run").parse_args(["as-run", "state"]).command == "as-run"
+
+
+def test_a_run_that_cannot_start_leaves_the_garbage_collector_on(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", str(tmp_path / "missing.yaml"), "--state-dir", str(tmp_path)])
+    assert exc.value.code == cli.EXIT_INVALID
+    assert gc.isenabled()
