@@ -9,28 +9,34 @@ import gc
 import importlib
 import json
 import math
+import multiprocessing.forkserver
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import structlog
-
-from orchestrator.cli_users import access_options, add_access_arguments
-from orchestrator.logconfig import configure_logging
-from orchestrator.planning.plan import PlanSettings, plan
-from orchestrator.redaction import mask_text, redact_all
-from orchestrator.schedule.loader import (
-    ScheduleError,
-    load_schedule,
-    load_schedule_checked,
-)
-from orchestrator.schedule.model import Schedule
-
-log = structlog.get_logger(__name__)
+# Only the standard library at the top: `summit run` starts the publishers' fork server before the
+# application is imported (see main); each command imports what it needs when it runs.
+if TYPE_CHECKING:
+    from orchestrator.schedule.model import Schedule
 
 EXIT_INVALID = 2
+# The fork server's preloaded modules, as `orchestrator.media.fork_server.PRELOAD` has them (a test
+# checks): importing that module would import the orchestrator.media package, PyAV and pydantic
+# with it (~0.2 s) before the fork server could start.
+PUBLISHER_PRELOAD = ["orchestrator.media.forkserver_guard", "orchestrator.media.process_writer"]
+# The commands defined here; any other is one of _COMMAND_MODULES'.
+_BUILT_IN = frozenset({"validate", "plan", "rehearse", "run", "emulate", "doctor"})
+
+
+def _log() -> Any:
+    import structlog
+
+    return structlog.get_logger(__name__)
+
+
 MAX_SPEED = 10_000.0  # beyond this a session's cues come closer together than the programme's frames
 
 
@@ -58,6 +64,8 @@ def _port(text: str) -> int:
 
 def _rtmp_url(text: str) -> str:
     """--rtmp/--backup-rtmp: an rtmp:// or rtmps:// application URL, with no credentials in it."""
+    from orchestrator.redaction import mask_text
+
     parts = urlsplit(text)
     if parts.scheme not in ("rtmp", "rtmps") or not parts.hostname:
         raise argparse.ArgumentTypeError(f"{mask_text(text)!r} is not an rtmp:// URL (e.g. rtmp://127.0.0.1:1935/live)")
@@ -73,6 +81,8 @@ def _say(line: str) -> None:
 
 
 def _load(path: str) -> Schedule:
+    from orchestrator.schedule.loader import ScheduleError, load_schedule
+
     try:
         return load_schedule(path)
     except ScheduleError as exc:
@@ -82,6 +92,8 @@ def _load(path: str) -> Schedule:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Every error (exit 2) or else every warning (exit 0), each with its file, line and path."""
+    from orchestrator.schedule.loader import ScheduleError, load_schedule_checked
+
     try:
         schedule, warnings = load_schedule_checked(args.file, media_dir=args.media_dir)
     except ScheduleError as exc:
@@ -101,6 +113,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from orchestrator.planning.plan import PlanSettings, plan
+
     schedule = _load(args.file)
     try:
         the_plan = plan(schedule, PlanSettings(), only=set(args.only) if args.only else None)
@@ -120,6 +134,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
     from orchestrator.app import port_problem
+    from orchestrator.cli_users import access_options
+    from orchestrator.logconfig import configure_logging
     from orchestrator.rehearsal import (
         DashboardPortError,
         Interrupted,
@@ -181,25 +197,12 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the event live on the system clock; safe to restart (the journal remembers)."""
-    # First, before the application's imports (about a second): the publishers' fork server starts
-    # importing its media stack in a process of its own meanwhile, so a restarted run's outputs do
-    # not wait for it. A failure here is met again, and reported, by the first network output.
-    from orchestrator.media import fork_server
+    start_fork_server()  # started already by main (a no-op then); here for a caller of cmd_run itself
+    from orchestrator.cli_users import access_options
 
-    try:
-        fork_server.warm_up()
-    except OSError as exc:
-        log.debug("fork_server_warm_up_failed", error=str(exc))
-    # The imports allocate a few hundred thousand objects and free almost none: the cyclic
-    # collector's passes over them are wasted (measured ~10 % of their CPU). Frozen afterwards,
-    # they are left out of every later collection as well.
-    gc.disable()
-    try:
+    with _imports_without_gc():
         from orchestrator.app import AppSettings, StartupError, run_live, summary
         from orchestrator.rehearsal import Interrupted, run_until_signal
-    finally:
-        gc.freeze()
-        gc.enable()
 
     schedule = _load(args.file)
     overrides = {k: v for k, v in (("state_dir", args.state_dir), ("recordings_dir", args.recordings_dir),
@@ -281,6 +284,32 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _imports_without_gc() -> Iterator[None]:
+    """Imports allocate a few hundred thousand objects and free almost none: the cyclic collector's
+    passes over them are wasted (measured 10-20 % of their CPU). Frozen afterwards, they are left
+    out of every later collection as well."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def start_fork_server() -> None:
+    """The publishers' fork server, started before the application's imports (about a second): it
+    imports its media stack in a process of its own meanwhile, so a restarted run's outputs do not
+    wait for it. A failure here is met again, and reported, by the first network output."""
+    try:
+        multiprocessing.forkserver.set_forkserver_preload(PUBLISHER_PRELOAD)
+        multiprocessing.forkserver.ensure_running()
+    except OSError as exc:
+        _log().debug("fork_server_warm_up_failed", error=str(exc))
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check every destination of a schedule before the event: credentials, scopes, quota, reachability."""
     from orchestrator.platforms.credentials import CredentialStore
@@ -305,7 +334,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given one of the built-in commands, without the other modules'
+    (importing them costs ~0.1 s that a restarted `summit run` need not pay)."""
+    from orchestrator.cli_users import add_access_arguments
+
     parser = argparse.ArgumentParser(prog="summit", description="Run online international conferences end to end.")
     parser.add_argument("--log-format", choices=["console", "json"], default="console")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -408,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recordings-dir", default="recordings")
     p.set_defaults(func=cmd_doctor)
 
-    for module in _COMMAND_MODULES:
+    for module in () if command in _BUILT_IN else _COMMAND_MODULES:
         importlib.import_module(module).add_commands(sub)
     return parser
 
@@ -423,8 +456,29 @@ _COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The sub-command named on a command line, found before the parser (and its imports) exist."""
+    words = iter(argv)
+    for word in words:
+        if word in ("--log-format", "--log-level"):
+            next(words, None)  # its value
+        elif not word.startswith("-"):
+            return word
+        elif word in ("-h", "--help"):
+            return None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    command = _command_of(sys.argv[1:] if argv is None else argv)
+    starting_run = command == "run" and not {"-h", "--help"} & set(sys.argv[1:] if argv is None else argv)
+    if starting_run:
+        start_fork_server()  # first of all: see start_fork_server
+    with _imports_without_gc() if starting_run else contextlib.nullcontext():
+        from orchestrator.logconfig import configure_logging
+        from orchestrator.redaction import redact_all
+
+        parser = build_parser(command)
     args = parser.parse_args(argv)
     configure_logging(args.log_format, args.log_level)
     try:
@@ -437,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + 13  # as a shell reports a process ended by SIGPIPE
     except Exception as exc:
         # Unforeseen: one masked line naming the command (the traceback with --log-level debug).
-        log.debug("command_failed", command=args.command, exc_info=True)
+        _log().debug("command_failed", command=args.command, exc_info=True)
         _say(f"summit {args.command}: failed: {redact_all(f'{type(exc).__name__}: {exc}')}")
         return 1
 

@@ -12,7 +12,8 @@ import multiprocessing.forkserver
 import threading
 
 # The guard first: the fork server then ends with us (see forkserver_guard). Never import the guard
-# here: it watches the parent of the process that imports it.
+# here: it watches the parent of the process that imports it. `summit run` starts the fork server
+# with this list before even this package is imported (orchestrator.cli.PUBLISHER_PRELOAD, the same).
 PRELOAD = ["orchestrator.media.forkserver_guard", "orchestrator.media.process_writer"]
 
 _context: multiprocessing.context.ForkServerContext | None = None

@@ -1,8 +1,11 @@
 """Loudness of every output: a slow AGC to the destination's target and a true-peak limiter.
 
 Measurement follows ITU-R BS.1770 (the K-weighting filter, short-term loudness over 3 s, the
-−70 LUFS absolute gate) with scipy's IIR filters; FFmpeg's `ebur128` (the reference the benchmarks
-and tests read outputs back with) measures the same way. The AGC is driven by short-term loudness:
+−70 LUFS absolute gate), the filters run by FFmpeg's `biquad` through PyAV; FFmpeg's `ebur128`
+(the reference the benchmarks and tests read outputs back with) measures the same way. Neither
+filter uses scipy: importing scipy.signal cost ~0.8 s of CPU on every `summit run` start-up, on
+the way from a restart to the outputs being back on the air. (tests/media/test_loudness_reference.py
+checks both against scipy's `lfilter` and `resample_poly`.) The AGC is driven by short-term loudness:
 gain comes down quickly when the programme gets louder (a loud speaker after a quiet one) and goes
 up slowly, and holds through pauses. The limiter looks one programme frame ahead (33 ms at 30 fps)
 and keeps 4× oversampled peaks — an estimate of true peak — under the ceiling.
@@ -13,9 +16,11 @@ share it and its AAC encoder; a second target for the same language is a second 
 from __future__ import annotations
 
 from collections import deque
+from fractions import Fraction
 
 import numpy as np
-from scipy.signal import lfilter, resample_poly
+from av.audio.frame import AudioFrame
+from av.filter import Graph
 
 from orchestrator.media.frames import Audio
 from orchestrator.media.settings import AUDIO_RATE, MediaSettings
@@ -25,6 +30,18 @@ _SHELF_B = np.array([1.53512485958697, -2.69169618940638, 1.19839281085285])
 _SHELF_A = np.array([1.0, -1.69065929318241, 0.73248077421585])
 _HP_B = np.array([1.0, -2.0, 1.0])
 _HP_A = np.array([1.0, -1.99004745483398, 0.99007225036621])
+
+# The 4× oversampler's low-pass, as scipy's `resample_poly(x, 4, 1)` designs it: `firwin(81, 1/4,
+# window=("kaiser", 5.0))` (a Kaiser-windowed sinc with unit gain at DC), in the signal's float32
+# and times 4 for the inserted zeros. Split into its 4 phases: output sample 4q + r is the input
+# convolved with taps r, r+4, r+8, … (no multiplications by the zeros).
+_UP = 4
+_HALF = 10 * _UP
+_taps = 0.25 * np.sinc(0.25 * (np.arange(2 * _HALF + 1) - _HALF)) * np.kaiser(2 * _HALF + 1, 5.0)
+_PHASES = {
+    dtype: [((_taps / _taps.sum()).astype(dtype) * dtype(_UP))[r::_UP] for r in range(_UP)]
+    for dtype in (np.float32, np.float64)  # computed in the signal's precision, as scipy does
+}
 
 SHORT_TERM_S = 3.0
 MOMENTARY_S = 0.4
@@ -38,19 +55,56 @@ UP_DB_PER_S = 4.0  # and how slowly it goes up when it gets quieter
 RELEASE_PER_FRAME = 10 ** (0.35 / 20)  # the limiter lets go at 0.35 dB a frame (about 10 dB/s)
 
 
+def _biquad(b: np.ndarray, a: np.ndarray) -> str:
+    names = ("b0", "b1", "b2", "a0", "a1", "a2")
+    return ":".join(f"{name}={float(v)!r}" for name, v in zip(names, (*b, *a), strict=True))
+
+
 class KWeighting:
-    """The K-weighting filter with its state carried between chunks (stereo)."""
+    """The K-weighting filter with its state carried between chunks (stereo): a filter graph of
+    FFmpeg's `biquad` (in double precision for planar doubles) that keeps each filter's state."""
 
     def __init__(self) -> None:
-        self._zs = np.zeros((2, len(_SHELF_A) - 1))  # (channels, filter order)
-        self._zh = np.zeros((2, len(_HP_A) - 1))
+        self._graph = Graph()
+        source = self._graph.add_abuffer(format="dblp", sample_rate=AUDIO_RATE, layout="stereo")
+        shelf = self._graph.add("biquad", _biquad(_SHELF_B, _SHELF_A))
+        high_pass = self._graph.add("biquad", _biquad(_HP_B, _HP_A))
+        source.link_to(shelf)
+        shelf.link_to(high_pass)
+        high_pass.link_to(self._graph.add("abuffersink"))
+        self._graph.configure()
+        self._pts = 0
 
     def mean_square(self, chunk: Audio) -> float:
         """Sum over channels of the K-weighted mean square of `chunk` (BS.1770's z)."""
-        x = chunk.astype(np.float64, copy=False)
-        y, self._zs = lfilter(_SHELF_B, _SHELF_A, x, axis=1, zi=self._zs)
-        y, self._zh = lfilter(_HP_B, _HP_A, y, axis=1, zi=self._zh)
+        if chunk.shape[0] != 2:
+            raise ValueError(f"K-weighting: stereo sound expected, got {chunk.shape[0]} channel(s)")
+        if chunk.shape[1] == 0:
+            return float("nan")  # as the mean of nothing is
+        frame = AudioFrame.from_ndarray(np.ascontiguousarray(chunk, dtype=np.float64), format="dblp", layout="stereo")
+        frame.sample_rate = AUDIO_RATE
+        frame.time_base = Fraction(1, AUDIO_RATE)
+        frame.pts = self._pts
+        self._pts += chunk.shape[1]
+        self._graph.push(frame)
+        y = self._graph.pull().to_ndarray()
         return float(np.mean(np.square(y), axis=1).sum())
+
+
+def oversampled_peak(chunk: Audio) -> float:
+    """The largest magnitude of `chunk` oversampled 4× (what `resample_poly(chunk, 4, 1, axis=1)`
+    gives: zero-padded at both ends, the filter's delay removed), an estimate of its true peak."""
+    if not chunk.size:
+        return 0.0
+    peak = 0.0
+    n = chunk.shape[1]
+    phases = _PHASES[np.float32 if chunk.dtype == np.float32 else np.float64]
+    for channel in chunk.astype(np.float32 if chunk.dtype == np.float32 else np.float64, copy=False):
+        for taps in phases:
+            # the full convolution's samples HALF/UP … HALF/UP + n - 1 are this phase's kept outputs
+            y = np.convolve(channel, taps)[_HALF // _UP : _HALF // _UP + n]
+            peak = max(peak, float(np.max(np.abs(y))))
+    return peak
 
 
 def lufs(mean_square: float) -> float:
@@ -112,7 +166,7 @@ class TruePeakLimiter:
         self._gain = 1.0
 
     def _need(self, chunk: Audio) -> float:
-        peak = float(np.max(np.abs(resample_poly(chunk, 4, 1, axis=1)))) if chunk.size else 0.0
+        peak = oversampled_peak(chunk)
         return min(1.0, self._ceiling / peak) if peak > 0 else 1.0
 
     def process(self, chunk: Audio) -> Audio:

@@ -213,6 +213,7 @@ class ProcessWriter:
     def _forward(self, conn: multiprocessing.connection.Connection) -> bool:
         """Forward packets until told to stop (True) or the child dies (False)."""
         samples_sent = False
+        first = True  # the first batch goes at once: it holds the keyframe the child connects on
 
         def send_packets(packets: list[EncodedPacket]) -> None:
             nonlocal samples_sent
@@ -226,9 +227,10 @@ class ProcessWriter:
         try:
             while True:
                 items = [self._queue.get()]
-                if items[0] is not _STOP:
+                if items[0] is not _STOP and not first:
                     time.sleep(BATCH_S)
                     items += _take_all(self._queue)
+                first = False
                 packets: list[EncodedPacket] = []
                 for item in items:
                     if item is _STOP or item is _OVERFLOW:

@@ -12,8 +12,9 @@ the last seconds of the last session may leave nothing to come back to (`not_bac
 
 Last line: JSON with `bench`, `kills`, `rounds`, `restart_to_air_s_p50`, `restart_to_air_s_max`,
 `not_back`, `duplicates`, `incomplete`, `failed_runs`, `action_failures` (in any process),
-`orphan_publish_s_max` (how long a killed process's publishes linger on the server), `by_phase`, `wall_s`.
-A publish counts as back only if it began after the restart.
+`orphan_publish_s_max` (how long a killed process's publishes linger on the server), `by_phase`, `wall_s`,
+`load_avg` (the machine's 1-minute load average at the start and at the end: on a shared machine
+the figures depend on it). A publish counts as back only if it began after the restart.
 
     python scripts/bench/recovery.py [--kills 20] [--per-round 5] [--seed 1] [--keep DIR]
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sys
 import tempfile
@@ -57,6 +59,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 async def bench(kills: int, per_round: int, seed: int, keep: Path | None) -> dict[str, Any]:
     rng = random.Random(seed)
+    load_before = os.getloadavg()[0]
     wall = time.monotonic()
     restarts: list[float] = []
     not_back = duplicates = incomplete = failed_runs = failures = rounds = 0
@@ -105,6 +108,7 @@ async def bench(kills: int, per_round: int, seed: int, keep: Path | None) -> dic
         "orphan_publish_s_max": round(max(orphans), 3) if orphans else None,
         "by_phase": {p: round(max(v), 3) for p, v in sorted(by_phase.items())},
         "wall_s": round(time.monotonic() - wall, 1),
+        "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
