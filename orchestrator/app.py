@@ -19,13 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import importlib
 import json
 import os
 import secrets
 import socket
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,10 +54,6 @@ log = structlog.get_logger(__name__)
 
 CONTROL_TOKEN_HEADER = "X-Summit-Control-Token"
 MAX_SCHEDULE_BYTES = 64 * 1024 * 1024
-# The dashboard's loudness meters use pyloudnorm, which imports all of scipy.signal (~0.8 s of CPU):
-# imported in a thread this long after a start, once a restarted run's outputs are back, rather
-# than on the way there or by the page's first meters request (on the event loop).
-METERS_WARM_UP_AFTER_S = 5.0
 
 
 class AppSettings(BaseSettings):
@@ -291,7 +285,6 @@ async def run_live(
         system.stack.push_async_callback(control.close)
         if dashboard_port is not None:
             print(f"dashboard: {await system.serve_dashboard(dashboard_port, access=access)}", flush=True)
-            asyncio.get_running_loop().call_later(METERS_WARM_UP_AFTER_S, _warm_up_meters)
         elif system.participants is not None:
             log.warning("participants_need_dashboard", hint="serve --dashboard PORT so speakers can join by link")
         if system.participants is None:
@@ -299,16 +292,6 @@ async def run_live(
                 "participants_off", hint="no link secret: set SUMMIT_LINK_SECRET or link_secret in the secrets file"
             )
         return await system.run()
-
-
-def _warm_up_meters() -> None:
-    def load() -> None:
-        try:
-            importlib.import_module("pyloudnorm")
-        except ImportError as exc:  # the first meters request says so, to the page
-            log.warning("meters_warm_up_failed", error=str(exc))
-
-    threading.Thread(target=load, name="meters warm-up", daemon=True).start()
 
 
 def summary(snapshot: RunSnapshot) -> dict[str, Any]:
