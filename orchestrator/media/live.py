@@ -142,7 +142,13 @@ class LoopHeartbeat:
     it is the time the sender, not we, failed to deliver. Before `run()` starts or after it ends,
     nothing counts as a hold-up."""
 
-    def __init__(self, every_s: float = HEARTBEAT_S, slack_s: float = HEARTBEAT_SLACK_S) -> None:
+    def __init__(
+        self,
+        every_s: float = HEARTBEAT_S,
+        slack_s: float = HEARTBEAT_SLACK_S,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._now = now
         self._every = every_s
         self._slack = slack_s
         self._lock = threading.Lock()
@@ -151,19 +157,22 @@ class LoopHeartbeat:
         self.longest = 0.0  # the longest hold-up seen, for the logs and tests
 
     async def run(self) -> None:
-        with self._lock:
-            self._last = time.monotonic()
+        self.start()
         try:
             while True:
                 await asyncio.sleep(self._every)
-                self._tick()
+                self.tick()
         finally:
             with self._lock:
-                self._stalled += self._overdue(time.monotonic())
+                self._stalled += self._overdue(self._now())
                 self._last = None
 
-    def _tick(self) -> None:
-        now = time.monotonic()
+    def start(self) -> None:
+        with self._lock:
+            self._last = self._now()
+
+    def tick(self) -> None:
+        now = self._now()
         with self._lock:
             late = self._overdue(now)
             self._stalled += late
@@ -179,7 +188,7 @@ class LoopHeartbeat:
 
     def stalled(self) -> float:
         with self._lock:
-            return self._stalled + self._overdue(time.monotonic())
+            return self._stalled + self._overdue(self._now())
 
 
 class LiveFeed:
@@ -359,8 +368,9 @@ class LiveFeed:
 
 class LiveRuntime:
     """Shows a live feed, scaled to the rendition, with its caption (`lower_third`); fails
-    (→ fallback) when no picture came for `timeout` seconds; `recovered()` once pictures have flowed
-    for `return_s` without a gap."""
+    (→ fallback) when no picture came for `timeout` seconds (not counting time the loop delivering
+    them was held up: `LiveFeed.picture`); `recovered()` once pictures have flowed for `return_s`
+    without a gap."""
 
     def __init__(
         self,

@@ -4,7 +4,9 @@ The speaker is a real aiortc peer on its own thread and event loop (as if on ano
 loopback to our receiving peer, whose tracks go to a real `RemoteSourceRegistry`. A programme
 thread runs the real `Switcher` at 30 fps. Our loop is held up by a blocking callback
 (`time.sleep` on the loop, as a slow callback or CPU starvation would). The checks count
-programme frames and order events; none asserts how long anything took."""
+programme frames and order events; none asserts how long anything took. The last test has the
+speaker join by link (the participants service on a real web server) and checks no
+`ParticipantChanged` says "dropped" for the hold-up."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
@@ -24,10 +27,12 @@ from test_live_switching import SETTINGS, Alerts, remote_cue
 from test_switcher import W0, InlineExecutor, centre
 
 from orchestrator.clock import ManualClock
-from orchestrator.engine.events import FallbackChanged, RunEvent
+from orchestrator.engine.events import FallbackChanged, ParticipantChanged, RunEvent
 from orchestrator.media.live import RemoteSourceRegistry
 from orchestrator.media.sources import Tick
 from orchestrator.media.switcher import Switcher
+from orchestrator.standins.bots import Bot
+from tests.participants.conftest import Served, host_addresses, served  # noqa: F401  # fixtures
 
 pytestmark = pytest.mark.slow
 
@@ -227,3 +232,37 @@ async def test_a_speaker_who_stops_while_our_loop_is_held_up_is_dropped_once_it_
     after = rig.programme.since(released)
     assert 0 < after.index(False) <= 15  # cut once the loop could have delivered and nothing came
     assert [e.active for e in rig.programme.fallbacks()] == [True]
+
+
+async def test_a_speaker_joined_by_link_is_not_reported_dropped_while_our_loop_is_held_up(
+    served: Served,  # noqa: F811  # the fixture imported above
+) -> None:
+    speaker = RemoteSpeaker()  # only its loop: the bot joins from there, as from another machine
+    bot = Bot("diamond", "Jared Diamond", "speaker", served.url("diamond"))
+
+    async def join() -> aiohttp.ClientSession:
+        http = aiohttp.ClientSession()
+        await bot.join(http)
+        return http
+
+    http = await speaker.on_its_loop(join())
+    try:
+        await until(lambda: served.participants.presence["diamond"].state == "green_room", "the speaker joined")
+        await asyncio.sleep(0.5)
+        await block_loop(0.5)
+        await asyncio.sleep(1.0)
+        assert served.live.heartbeat.longest >= 0.4
+        states = [e.state for e in served.events if isinstance(e, ParticipantChanged) and e.person == "diamond"]
+        assert "green_room" in states and "dropped" not in states
+        assert served.participants.presence["diamond"].state == "green_room"
+        # ...and a real drop is still reported, by the same watchdog.
+        speaker.loop.call_soon_threadsafe(bot.drop)
+        await until(lambda: served.participants.presence["diamond"].state == "dropped", "the drop reported")
+    finally:
+
+        async def leave() -> None:
+            await bot.leave(http)
+            await http.close()
+
+        await speaker.on_its_loop(leave())
+        await speaker.close()
