@@ -204,7 +204,7 @@ async def test_a_speaker_sending_steadily_is_not_dropped_while_our_loop_is_held_
     assert len(rig.speaker.camera.sent) - sent_before >= 10
     await asyncio.sleep(1.0)
     assert rig.registry.heartbeat.longest >= 0.4  # the hold-up was seen by the heartbeat
-    assert len(rig.programme.since(released)) >= FPS  # the programme went on meanwhile
+    assert len(rig.programme.since(released)) >= FPS // 2  # the programme went on meanwhile
     assert rig.programme.fallbacks() == []  # no cut to the backup (or the slate)
     assert all(rig.programme.since(released - 1.0))  # the speaker stayed on the programme throughout
 
@@ -228,7 +228,7 @@ async def test_a_speaker_who_stops_while_our_loop_is_held_up_is_dropped_once_it_
     await until(lambda: False in rig.programme.since(0), "a fallback on the programme")
     await until(lambda: rig.registry.heartbeat.longest >= 0.4, "the heartbeat seeing the hold-up")
     during = [live for at, live in list(rig.programme.frames) if rig.speaker.last_picture_sent() <= at < released]
-    assert len(during) >= 10 and all(during)  # held up: the last picture stays, no cut yet
+    assert len(during) >= 5 and all(during)  # held up: the last picture stays, no cut yet
     after = rig.programme.since(released)
     assert 0 < after.index(False) <= 15  # cut once the loop could have delivered and nothing came
     assert [e.active for e in rig.programme.fallbacks()] == [True]
