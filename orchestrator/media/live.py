@@ -2,7 +2,12 @@
 
 Producers (an asyncio task per aiortc track, a thread per studio URL) keep only the newest picture
 and a short sound buffer in a `LiveFeed`; the pipeline thread takes from it each frame. Producers
-always drain their source, shown or not (aiortc and `MediaPlayer` queues are unbounded)."""
+always drain their source, shown or not (aiortc and `MediaPlayer` queues are unbounded).
+
+A remote speaker's pictures reach their feed through our event loop (aiortc reads the packets and
+hands decoded frames over on it), so a loop held up by our own load delays them although the
+speaker is fine. A `LoopHeartbeat` ticking on that loop tells the programme thread for how long
+the loop was unable to deliver, and that time is not held against the speaker."""
 
 from __future__ import annotations
 
@@ -53,6 +58,14 @@ IDLE_FRAME = AUDIO_RATE * 40 // 1000
 # Lip-sync of remote speakers: a picture waits at most this long for its sound (older ones are
 # let go), and a sound that arrived this long ago or more counts as stopped.
 LIPSYNC_MAX_S = 0.3
+# The heartbeat of the loop that delivers remote pictures: a tick every HEARTBEAT_S; a tick later
+# than HEARTBEAT_S + HEARTBEAT_SLACK_S means the loop was held up for the excess (the slack keeps
+# ordinary timer jitter from slowing the detection of real drops). At most STALL_EXCUSE_MAX_S of
+# hold-up is excused per gap between pictures: a loop stuck for good must not freeze a picture on
+# air for good.
+HEARTBEAT_S = 0.05
+HEARTBEAT_SLACK_S = 0.02
+STALL_EXCUSE_MAX_S = 2.0
 # A picture reaches the feed one sender frame interval later than the sound of the same instant:
 # aiortc releases a video frame only when the next frame's first packet shows it complete. The
 # rest (VP8 vs Opus coding, loopback) measured a few ms with the flash-and-click speaker
@@ -121,6 +134,63 @@ def prompt_audio_jitter_buffers() -> None:
     receiver.JitterBuffer = PromptJitterBuffer
 
 
+class LoopHeartbeat:
+    """How long the event loop that delivers pictures has been held up, for other threads.
+
+    `run()` ticks on the loop; `stalled()` (any thread) is the total hold-up so far, including the
+    one under way if the next tick is overdue. A picture gap minus the hold-up that happened during
+    it is the time the sender, not we, failed to deliver. Before `run()` starts or after it ends,
+    nothing counts as a hold-up."""
+
+    def __init__(
+        self,
+        every_s: float = HEARTBEAT_S,
+        slack_s: float = HEARTBEAT_SLACK_S,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._now = now
+        self._every = every_s
+        self._slack = slack_s
+        self._lock = threading.Lock()
+        self._last: float | None = None  # the last tick (None: not ticking)
+        self._stalled = 0.0
+        self.longest = 0.0  # the longest hold-up seen, for the logs and tests
+
+    async def run(self) -> None:
+        self.start()
+        try:
+            while True:
+                await asyncio.sleep(self._every)
+                self.tick()
+        finally:
+            with self._lock:
+                self._stalled += self._overdue(self._now())
+                self._last = None
+
+    def start(self) -> None:
+        with self._lock:
+            self._last = self._now()
+
+    def tick(self) -> None:
+        now = self._now()
+        with self._lock:
+            late = self._overdue(now)
+            self._stalled += late
+            self._last = now
+        if late > 0.1:
+            self.longest = max(self.longest, late)
+            log.info("live_loop_held_up", held_up_ms=round(late * 1000))
+
+    def _overdue(self, now: float) -> float:
+        if self._last is None:
+            return 0.0
+        return max(0.0, now - self._last - self._every - self._slack)
+
+    def stalled(self) -> float:
+        with self._lock:
+            return self._stalled + self._overdue(self._now())
+
+
 class LiveFeed:
     """The newest picture and a jitter buffer of sound from one live source; thread-safe.
 
@@ -130,15 +200,22 @@ class LiveFeed:
     long, and the two leave in step whatever the buffer's depth is at the moment."""
 
     def __init__(
-        self, name: str, now: Callable[[], float] = time.monotonic, gap_s: float = 0.3, lipsync: bool = False
+        self,
+        name: str,
+        now: Callable[[], float] = time.monotonic,
+        gap_s: float = 0.3,
+        lipsync: bool = False,
+        heartbeat: LoopHeartbeat | None = None,
     ) -> None:
         self.name = name
+        self.heartbeat = heartbeat  # the loop delivering this feed's pictures (None: not a loop's)
         self._now = now
         self._gap_s = gap_s  # a pause longer than this between pictures ends a healthy run
         self._lipsync = lipsync
         self._lock = threading.Lock()
         self._picture: VideoFrame | None = None
         self._picture_at = -1e9
+        self._stalled_at = 0.0  # the heartbeat's hold-up total when the newest picture came
         self._recent: deque[tuple[float, VideoFrame]] = deque()  # (arrival, picture), oldest first
         self._interval = 1 / 30  # between the sender's pictures (a moving average)
         self._sound = AudioBuffer()
@@ -157,14 +234,16 @@ class LiveFeed:
         self.underruns = 0  # times the sound ran dry while playing (a gap was heard)
 
     def put_video(self, frame: VideoFrame) -> None:
+        stalled = self.heartbeat.stalled() if self.heartbeat else 0.0
         with self._lock:
             now = self._now()
-            if now - self._picture_at > self._gap_s or self._healthy_since is None:
+            if self._gap(now, stalled) > self._gap_s or self._healthy_since is None:
                 self._healthy_since = now  # the first frame after a gap starts a new healthy run
             else:
                 self._interval += (now - self._picture_at - self._interval) / 16
             self._picture = frame
             self._picture_at = now
+            self._stalled_at = stalled
             if self._lipsync:
                 self._recent.append((now, frame))
                 # Keep no picture older than the buffered sound could ask for (decoded pictures
@@ -190,10 +269,18 @@ class LiveFeed:
                 self._drop(len(self._sound) - limit)
             self._sound_at = now
 
+    def _gap(self, now: float, stalled: float) -> float:
+        """Seconds since the newest picture the sender is to blame for: minus the time the loop
+        delivering it was held up meanwhile (up to STALL_EXCUSE_MAX_S)."""
+        excused = min(max(0.0, stalled - self._stalled_at), STALL_EXCUSE_MAX_S)
+        return max(0.0, now - self._picture_at - excused)
+
     def picture(self) -> tuple[VideoFrame | None, float]:
-        """The newest picture and its age in seconds."""
+        """The newest picture and its age in seconds, not counting the time our own event loop
+        was held up and could not have delivered a newer one (a drop is the sender's silence)."""
+        stalled = self.heartbeat.stalled() if self.heartbeat else 0.0
         with self._lock:
-            return self._picture, self._now() - self._picture_at
+            return self._picture, self._gap(self._now(), stalled)
 
     def shown(self) -> VideoFrame | None:
         """The picture to show with the sound `sound()` hands out next: the newest one, or (with
@@ -221,8 +308,9 @@ class LiveFeed:
 
     def healthy_for(self) -> float:
         """How long pictures have been arriving without a gap longer than `gap_s`."""
+        stalled = self.heartbeat.stalled() if self.heartbeat else 0.0
         with self._lock:
-            if self._healthy_since is None or self._now() - self._picture_at > self._gap_s:
+            if self._healthy_since is None or self._gap(self._now(), stalled) > self._gap_s:
                 return 0.0
             return self._now() - self._healthy_since
 
@@ -280,8 +368,9 @@ class LiveFeed:
 
 class LiveRuntime:
     """Shows a live feed, scaled to the rendition, with its caption (`lower_third`); fails
-    (→ fallback) when no picture came for `timeout` seconds; `recovered()` once pictures have flowed
-    for `return_s` without a gap."""
+    (→ fallback) when no picture came for `timeout` seconds (not counting time the loop delivering
+    them was held up: `LiveFeed.picture`); `recovered()` once pictures have flowed for `return_s`
+    without a gap."""
 
     def __init__(
         self,
@@ -429,6 +518,10 @@ class RemoteSourceRegistry(LiveSources):
         self._feeds: dict[str, LiveFeed] = {}
         self._pumps: dict[str, list[_TrackPump]] = {}
         self._studios: dict[str, _StudioReader] = {}
+        # Remote pictures are pumped on the loop that registers them; its heartbeat starts with
+        # the first registration.
+        self.heartbeat = LoopHeartbeat()
+        self._heartbeat_task: asyncio.Task[None] | None = None
 
     def register(
         self, speaker_id: str, video: MediaStreamTrack | None, audio: MediaStreamTrack | None = None
@@ -455,6 +548,10 @@ class RemoteSourceRegistry(LiveSources):
             studios = list(self._studios.values())
             self._pumps.clear()
             self._studios.clear()
+        beat, self._heartbeat_task = self._heartbeat_task, None
+        if beat is not None:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
         await _cancel(pumps)
         await asyncio.gather(*(asyncio.to_thread(reader.stop) for reader in studios))
 
@@ -462,11 +559,19 @@ class RemoteSourceRegistry(LiveSources):
         with self._lock:
             feed = self._feeds.get(name)
             if feed is None:
-                lipsync = name.startswith("remote ")  # a person on camera: lips and voice
-                feed = self._feeds[name] = LiveFeed(name, gap_s=self._settings.live_timeout_s, lipsync=lipsync)
+                remote = name.startswith("remote ")  # a person on camera: lips and voice, over our loop
+                feed = self._feeds[name] = LiveFeed(
+                    name,
+                    gap_s=self._settings.live_timeout_s,
+                    lipsync=remote,
+                    heartbeat=self.heartbeat if remote else None,
+                )
             return feed
 
     def _attach(self, name: str, tracks: list[MediaStreamTrack | None]) -> LiveFeed:
+        if self._heartbeat_task is None or self._heartbeat_task.done():
+            loop = asyncio.get_running_loop()
+            self._heartbeat_task = loop.create_task(self.heartbeat.run(), name="live loop heartbeat")
         feed = self._feed(name)
         pumps = [_TrackPump(t, feed) for t in tracks if t is not None]
         with self._lock:

@@ -10,10 +10,17 @@ microphone at once, no goodbye, the connection stays up, as when a home uplink d
 - return: from the peer sending again to the first live frame (the switcher waits for
   `live_return_s` of stable pictures, default 2 s).
 
-Last line: JSON with `bench`, `drops`, `fallback_frames_max`, `fallback_frames_p50`,
-`return_s_max`, `return_s_p50`, `missed` (drops never covered, or never returned from).
+Then `--holdups` times, with the peer sending steadily, OUR event loop is held up for
+`--holdup-s` (a blocking callback, as CPU starvation or a slow callback would): a speaker whose
+pictures were only late on our side must not be cut away from (`holdup_fallbacks`: hold-ups
+after which the backup was shown anyway; target 0). The test peer shares our loop, so its
+pictures wait too: the whole gap is ours.
 
-    python scripts/bench/fallback.py [--drops 50] [--down-s 0.8]
+Last line: JSON with `bench`, `drops`, `fallback_frames_max`, `fallback_frames_p50`,
+`return_s_max`, `return_s_p50`, `missed` (drops never covered, or never returned from),
+`holdups`, `holdup_fallbacks`.
+
+    python scripts/bench/fallback.py [--drops 50] [--down-s 0.8] [--holdups 10] [--holdup-s 0.5]
 """
 
 from __future__ import annotations
@@ -79,7 +86,13 @@ async def wait_for(watcher: Watcher, since: float, shown: str, timeout: float) -
     return None
 
 
-async def run(drops: int, down_s: float, workdir: Path) -> dict[str, object]:
+async def hold_up_loop(seconds: float) -> None:
+    """Block this event loop for `seconds` inside one of its callbacks."""
+    asyncio.get_running_loop().call_soon(time.sleep, seconds)
+    await asyncio.sleep(0)
+
+
+async def run(drops: int, down_s: float, holdups: int, holdup_s: float, workdir: Path) -> dict[str, object]:
     backup = make_clip(workdir / "backup.mp4", rgb=BLUE, seconds=drops * 6 + 30, tone_hz=700, size=(320, 180))
     registry = RemoteSourceRegistry()
     clock = CompressedClock([Window(T - timedelta(seconds=1), T + timedelta(hours=2))], speed=1, wall_start=time.time())
@@ -92,6 +105,7 @@ async def run(drops: int, down_s: float, workdir: Path) -> dict[str, object]:
     fallback_frames: list[int] = []
     returns: list[float] = []
     missed: list[str] = []
+    holdup_fallbacks = 0
     try:
         got = await pair.connect()
         registry.register("speaker", got["video"], got["audio"])
@@ -127,6 +141,13 @@ async def run(drops: int, down_s: float, workdir: Path) -> dict[str, object]:
             else:
                 returns.append(back[1] - resumed)
             await asyncio.sleep(0.3)
+        await asyncio.sleep(2.5)  # the speaker is back on air for good
+        for _ in range(holdups):
+            began = time.time()
+            await hold_up_loop(holdup_s)
+            await asyncio.sleep(1.5)
+            holdup_fallbacks += any(shown == "backup" for _, _, shown in watcher.since(began))
+            await asyncio.sleep(2.5)  # a fallback shown would be over by now: the next one counts alone
         stats = media.programme("s1").stats
         await media.stop("s1")
     finally:
@@ -141,6 +162,8 @@ async def run(drops: int, down_s: float, workdir: Path) -> dict[str, object]:
         "return_s_max": round(max(returns), 2) if returns else None,
         "return_s_p50": round(float(np.median(returns)), 2) if returns else None,
         "missed": missed,
+        "holdups": holdups,
+        "holdup_fallbacks": holdup_fallbacks,
         "programme_late_frames": stats.late_frames,
     }
 
@@ -149,10 +172,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--drops", type=int, default=50)
     parser.add_argument("--down-s", type=float, default=0.8, help="how long each drop lasts")
+    parser.add_argument("--holdups", type=int, default=10, help="times our event loop is held up")
+    parser.add_argument("--holdup-s", type=float, default=0.5, help="how long each hold-up lasts")
     args = parser.parse_args()
     configure_logging(level="warning")
     with tempfile.TemporaryDirectory(prefix="bench-fallback-") as tmp:
-        print(json.dumps(asyncio.run(run(args.drops, args.down_s, Path(tmp)))))
+        print(json.dumps(asyncio.run(run(args.drops, args.down_s, args.holdups, args.holdup_s, Path(tmp)))))
 
 
 if __name__ == "__main__":
