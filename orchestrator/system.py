@@ -191,8 +191,9 @@ async def build_system(
             # the media plane gives the return feeds once it implements the ReturnFeeds port
             feeds = cast(ReturnFeeds, media) if hasattr(media, "return_feed") else None
             participants = Participants(
-                schedule, the_plan, clock, bus, journal, live, settings.participants, feeds=feeds
-            )
+                schedule, the_plan, clock, bus, journal, live, settings.participants, feeds=feeds,
+                heartbeat=live.heartbeat,
+            )  # fmt: skip
             participants.start()
             stack.push_async_callback(participants.close)
         yield System(

@@ -7,7 +7,8 @@ always drain their source, shown or not (aiortc and `MediaPlayer` queues are unb
 A remote speaker's pictures reach their feed through our event loop (aiortc reads the packets and
 hands decoded frames over on it), so a loop held up by our own load delays them although the
 speaker is fine. A `LoopHeartbeat` ticking on that loop tells the programme thread for how long
-the loop was unable to deliver, and that time is not held against the speaker."""
+the loop was unable to deliver (orchestrator.engine.heartbeat), and that time is not held against
+the speaker."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
 
+from orchestrator.engine.heartbeat import STALL_EXCUSE_MAX_S, LoopHeartbeat
 from orchestrator.media.audio import AudioInput
 from orchestrator.media.frames import Audio, AudioBuffer, AudioNormalizer, Fitter, silence
 from orchestrator.media.programme import LiveSources
@@ -58,14 +60,6 @@ IDLE_FRAME = AUDIO_RATE * 40 // 1000
 # Lip-sync of remote speakers: a picture waits at most this long for its sound (older ones are
 # let go), and a sound that arrived this long ago or more counts as stopped.
 LIPSYNC_MAX_S = 0.3
-# The heartbeat of the loop that delivers remote pictures: a tick every HEARTBEAT_S; a tick later
-# than HEARTBEAT_S + HEARTBEAT_SLACK_S means the loop was held up for the excess (the slack keeps
-# ordinary timer jitter from slowing the detection of real drops). At most STALL_EXCUSE_MAX_S of
-# hold-up is excused per gap between pictures: a loop stuck for good must not freeze a picture on
-# air for good.
-HEARTBEAT_S = 0.05
-HEARTBEAT_SLACK_S = 0.02
-STALL_EXCUSE_MAX_S = 2.0
 # A picture reaches the feed one sender frame interval later than the sound of the same instant:
 # aiortc releases a video frame only when the next frame's first packet shows it complete. The
 # rest (VP8 vs Opus coding, loopback) measured a few ms with the flash-and-click speaker
@@ -132,63 +126,6 @@ def prompt_audio_jitter_buffers() -> None:
             return JitterFrame(data=packet._data, timestamp=packet.timestamp)
 
     receiver.JitterBuffer = PromptJitterBuffer
-
-
-class LoopHeartbeat:
-    """How long the event loop that delivers pictures has been held up, for other threads.
-
-    `run()` ticks on the loop; `stalled()` (any thread) is the total hold-up so far, including the
-    one under way if the next tick is overdue. A picture gap minus the hold-up that happened during
-    it is the time the sender, not we, failed to deliver. Before `run()` starts or after it ends,
-    nothing counts as a hold-up."""
-
-    def __init__(
-        self,
-        every_s: float = HEARTBEAT_S,
-        slack_s: float = HEARTBEAT_SLACK_S,
-        now: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._now = now
-        self._every = every_s
-        self._slack = slack_s
-        self._lock = threading.Lock()
-        self._last: float | None = None  # the last tick (None: not ticking)
-        self._stalled = 0.0
-        self.longest = 0.0  # the longest hold-up seen, for the logs and tests
-
-    async def run(self) -> None:
-        self.start()
-        try:
-            while True:
-                await asyncio.sleep(self._every)
-                self.tick()
-        finally:
-            with self._lock:
-                self._stalled += self._overdue(self._now())
-                self._last = None
-
-    def start(self) -> None:
-        with self._lock:
-            self._last = self._now()
-
-    def tick(self) -> None:
-        now = self._now()
-        with self._lock:
-            late = self._overdue(now)
-            self._stalled += late
-            self._last = now
-        if late > 0.1:
-            self.longest = max(self.longest, late)
-            log.info("live_loop_held_up", held_up_ms=round(late * 1000))
-
-    def _overdue(self, now: float) -> float:
-        if self._last is None:
-            return 0.0
-        return max(0.0, now - self._last - self._every - self._slack)
-
-    def stalled(self) -> float:
-        with self._lock:
-            return self._stalled + self._overdue(self._now())
 
 
 class LiveFeed:
@@ -272,7 +209,7 @@ class LiveFeed:
     def _gap(self, now: float, stalled: float) -> float:
         """Seconds since the newest picture the sender is to blame for: minus the time the loop
         delivering it was held up meanwhile (up to STALL_EXCUSE_MAX_S)."""
-        excused = min(max(0.0, stalled - self._stalled_at), STALL_EXCUSE_MAX_S)
+        excused = min(max(0.0, stalled - self._stalled_at), STALL_EXCUSE_MAX_S)  # as LoopHeartbeat.excused
         return max(0.0, now - self._picture_at - excused)
 
     def picture(self) -> tuple[VideoFrame | None, float]:

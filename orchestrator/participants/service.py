@@ -38,6 +38,7 @@ from orchestrator.engine.events import (
     RunStarted,
     SessionStateChanged,
 )
+from orchestrator.engine.heartbeat import LoopHeartbeat
 from orchestrator.engine.journal import MessageRecord
 from orchestrator.engine.ports import Journal, LiveIngest, ReturnFeeds
 from orchestrator.links import LinkClaims, LinkError, LinkSigner, Person, Role, people
@@ -161,8 +162,10 @@ class Participants:
         live: LiveIngest,
         settings: ParticipantSettings,
         feeds: ReturnFeeds | None = None,
+        heartbeat: LoopHeartbeat | None = None,
     ) -> None:
         self.schedule = schedule
+        self.heartbeat = heartbeat  # the media's: a hold-up of our loop is no participant's drop
         self.plan = plan
         self.clock = clock
         self.bus = bus
@@ -274,7 +277,7 @@ class Participants:
             await pc.close()
             raise JoinError(400, f"the offer is not a usable SDP ({type(exc).__name__})") from None
         for track in tracks:
-            peer.taps[track.kind] = Tap(track, f"{claims.person}/{peer.id[:8]}")
+            peer.taps[track.kind] = Tap(track, f"{claims.person}/{peer.id[:8]}", heartbeat=self.heartbeat)
         if purpose == "check":
             # the technical check: the person's own picture and sound come straight back
             for tap in peer.taps.values():

@@ -19,6 +19,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
 
+from orchestrator.engine.heartbeat import LoopHeartbeat
+
 log = structlog.get_logger(__name__)
 
 _OUT_QUEUE = 2  # frames an output holds before the oldest is dropped
@@ -62,11 +64,19 @@ class TapOutput(MediaStreamTrack):
 class Tap:
     """Drains one received track; `output()` gives a new track carrying the same frames."""
 
-    def __init__(self, track: Any, name: str, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        track: Any,
+        name: str,
+        now: Callable[[], float] = time.monotonic,
+        heartbeat: LoopHeartbeat | None = None,
+    ) -> None:
         self.kind: str = track.kind
         self.name = name
         self._track = track
         self._now = now
+        self._heartbeat = heartbeat  # of the loop this tap drains on: its hold-ups are not the sender's
+        self._stalled_at = 0.0
         self._outs: list[TapOutput] = []
         self.frames = 0
         self.last_at: float | None = None
@@ -86,8 +96,12 @@ class Tap:
         return out
 
     def age(self) -> float | None:
-        """Seconds since the last frame (None: none yet)."""
-        return None if self.last_at is None else self._now() - self.last_at
+        """Seconds since the last frame (None: none yet), less the time our own loop was held up
+        meanwhile and could not have read a newer one."""
+        if self.last_at is None:
+            return None
+        excused = self._heartbeat.excused(self._stalled_at) if self._heartbeat is not None else 0.0
+        return max(0.0, self._now() - self.last_at - excused)
 
     def _forget(self, out: TapOutput) -> None:
         with contextlib.suppress(ValueError):
@@ -99,6 +113,8 @@ class Tap:
                 frame = await self._track.recv()
                 self.frames += 1
                 self.last_at = self._now()
+                if self._heartbeat is not None:
+                    self._stalled_at = self._heartbeat.stalled()
                 if isinstance(frame, VideoFrame):
                     self.width, self.height = frame.width, frame.height
                 elif isinstance(frame, AudioFrame):

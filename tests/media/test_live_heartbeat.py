@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from av.video.frame import VideoFrame
 
+from orchestrator.engine.heartbeat import HEARTBEAT_S, HEARTBEAT_SLACK_S, STALL_EXCUSE_MAX_S, LoopHeartbeat
 from orchestrator.media.frames import solid_yuv
-from orchestrator.media.live import HEARTBEAT_S, HEARTBEAT_SLACK_S, STALL_EXCUSE_MAX_S, LiveFeed, LoopHeartbeat
+from orchestrator.media.live import LiveFeed
 
 PICTURE = VideoFrame.from_ndarray(solid_yuv(64, 36, (20, 200, 40)), format="yuv420p")
 

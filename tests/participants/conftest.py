@@ -57,7 +57,7 @@ async def served(two_sessions: Schedule, tmp_path: Path, host_addresses: tuple[s
     journal = SqliteJournal(tmp_path / "journal.sqlite")
     live = RemoteSourceRegistry()
     settings = ParticipantSettings(link_secret=SecretStr(SECRET), host_addresses=host_addresses, stats_every_s=0.5)
-    participants = Participants(two_sessions, the_plan, clock, bus, journal, live, settings)
+    participants = Participants(two_sessions, the_plan, clock, bus, journal, live, settings, heartbeat=live.heartbeat)
     participants.start()
     app = web.Application()
     participant_routes(participants)(app)
