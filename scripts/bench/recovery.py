@@ -34,20 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for tests.faults
 
-from tests.faults.killdrill import SESSION_B, KillDrill
-
-EARLIEST_S = -7.5  # the process starts 9 s before the first session
-LATEST_S = SESSION_B[1] - 5.0
-SPACING_S = 4.0
-
-
-def kill_points(rng: random.Random, n: int) -> list[float]:
-    """n sorted moments in [EARLIEST_S, LATEST_S], at least SPACING_S apart."""
-    slack = (LATEST_S - EARLIEST_S) - SPACING_S * (n - 1)
-    if slack < 0:
-        raise SystemExit(f"--per-round {n} kills do not fit in one event {SPACING_S:g} s apart")
-    cuts = sorted(rng.uniform(0, slack) for _ in range(n))
-    return [round(EARLIEST_S + c + i * SPACING_S, 2) for i, c in enumerate(cuts)]
+from tests.faults.killdrill import KillDrill, kill_points
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -121,6 +108,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
+    try:
+        kill_points(random.Random(0), args.per_round)
+    except ValueError as err:
+        raise SystemExit(f"--per-round {args.per_round}: {err}") from None
     print(json.dumps(asyncio.run(bench(args.kills, args.per_round, args.seed, args.keep))))
 
 
