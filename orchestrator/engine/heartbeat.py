@@ -88,4 +88,9 @@ class LoopHeartbeat:
     def excused(self, since: float) -> float:
         """The hold-up since the heartbeat's total was `since` (a `stalled()` taken when the newest
         frame came), up to STALL_EXCUSE_MAX_S: the part of a gap between frames that is ours."""
-        return min(max(0.0, self.stalled() - since), STALL_EXCUSE_MAX_S)
+        return excused(self.stalled(), since)
+
+
+def excused(stalled: float, since: float) -> float:
+    """Of two `stalled()` totals, the hold-up between them that a gap is excused (≤ STALL_EXCUSE_MAX_S)."""
+    return min(max(0.0, stalled - since), STALL_EXCUSE_MAX_S)

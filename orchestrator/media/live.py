@@ -28,7 +28,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
 
-from orchestrator.engine.heartbeat import STALL_EXCUSE_MAX_S, LoopHeartbeat
+from orchestrator.engine.heartbeat import LoopHeartbeat, excused
 from orchestrator.media.audio import AudioInput
 from orchestrator.media.frames import Audio, AudioBuffer, AudioNormalizer, Fitter, silence
 from orchestrator.media.programme import LiveSources
@@ -209,8 +209,7 @@ class LiveFeed:
     def _gap(self, now: float, stalled: float) -> float:
         """Seconds since the newest picture the sender is to blame for: minus the time the loop
         delivering it was held up meanwhile (up to STALL_EXCUSE_MAX_S)."""
-        excused = min(max(0.0, stalled - self._stalled_at), STALL_EXCUSE_MAX_S)  # as LoopHeartbeat.excused
-        return max(0.0, now - self._picture_at - excused)
+        return max(0.0, now - self._picture_at - excused(stalled, self._stalled_at))
 
     def picture(self) -> tuple[VideoFrame | None, float]:
         """The newest picture and its age in seconds, not counting the time our own event loop
